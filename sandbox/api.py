@@ -1,0 +1,134 @@
+"""The `/v1` blueprint: the documented endpoints.
+
+Each request goes: authenticate (401) -> scope (403) -> rate limit (429) -> validate the body
+against openapi.yaml (400) -> find the appointment (404) -> booking rules (422/409) -> render.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from . import booking
+from .booking import Patch
+from .clock import format_timestamp, parse_utc
+from .errors import (Detail, InsufficientScope, NotFound, RateLimitExceeded, Unauthorized,
+                     ValidationError)
+from .http import read_json_object, runtime
+from .model import PUBLIC_FIELDS, Appointment
+from .store import Credential
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+
+GET_OPERATION = "getAppointment"
+PATCH_OPERATION = "updateAppointment"
+IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
+
+
+@bp.get("/appointments/<appointment_id>", provide_automatic_options=False)
+def get_appointment(appointment_id: str) -> Response:
+    credential = authorize(GET_OPERATION)
+    store = runtime().state.store
+    found = store.get(credential.organization.id, appointment_id)
+    if found is None:
+        raise _not_found(appointment_id)
+    return render(found)
+
+
+@bp.patch("/appointments/<appointment_id>", provide_automatic_options=False)
+def update_appointment(appointment_id: str) -> Response:
+    credential = authorize(PATCH_OPERATION)
+    patch, ignored = read_patch()
+    state = runtime().state
+    org, store = credential.organization, state.store
+    with store.lock:
+        current = store.get(org.id, appointment_id)
+        if current is None:
+            raise _not_found(appointment_id)
+        updated = booking.apply_patch(org, store, current, patch, state.clock.now())
+        store.put(updated)
+    response = render(updated)
+    if ignored:
+        response.headers[IGNORED_HEADER] = _header_list(ignored)
+    return response
+
+
+def authorize(operation_id: str) -> Credential:
+    """401, then 403, then 429, in that order."""
+    rt = runtime()
+    key = _bearer_key(request.headers.get("Authorization"))
+    credential = rt.state.store.authenticate(key)
+    if credential is None:
+        raise Unauthorized("Invalid API key.")
+    g.credential = credential
+    required = rt.contract.operations[operation_id].required_scopes
+    missing = [scope for scope in required if scope not in credential.api_key.scopes]
+    if missing:
+        raise InsufficientScope(f"This API key lacks the {', '.join(missing)} scope.")
+    org = credential.organization
+    wait = rt.state.limiter.hit(credential.digest, org.rate_limit_per_minute, rt.state.clock.now())
+    if wait is not None:
+        raise RateLimitExceeded(
+            f"Rate limit of {org.rate_limit_per_minute} requests per minute exceeded. "
+            f"Retry after {wait} seconds.", retry_after=wait)
+    return credential
+
+
+def read_patch() -> tuple[Patch, list[str]]:
+    """The validated patch, and the names of the fields that were ignored."""
+    contract = runtime().contract
+    body = read_json_object()
+    problems = contract.body_problems(PATCH_OPERATION, body)
+    if problems:
+        raise ValidationError("The request body is invalid.", problems)
+    updatable = contract.body_fields(PATCH_OPERATION)
+    fields: dict[str, Any] = {name: body[name] for name in updatable if name in body}
+    if "appointment_date" in fields:
+        try:
+            fields["appointment_date"] = parse_utc(fields["appointment_date"])
+        except ValueError as exc:
+            raise ValidationError("The request body is invalid.",
+                                  [Detail("body.appointment_date", str(exc))]) from None
+    return Patch(**fields), [name for name in body if name not in updatable]
+
+
+def render(appointment: Appointment) -> Response:
+    return jsonify({"success": True, "data": public_view(appointment)})
+
+
+def public_view(appointment: Appointment) -> dict[str, Any]:
+    """The documented appointment object: exactly its 14 fields, in order."""
+    view: dict[str, Any] = {}
+    for name in PUBLIC_FIELDS:
+        value = getattr(appointment, name)
+        if name == "date":
+            value = value.isoformat()
+        elif name in ("created_at", "updated_at"):
+            value = format_timestamp(value)
+        view[name] = value
+    return view
+
+
+def _bearer_key(header: str | None) -> str:
+    if not header:
+        raise Unauthorized('Missing API key. Send "Authorization: Bearer <key>".')
+    scheme, _, key = header.strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key or re.search(r"\s", key):
+        raise Unauthorized('Malformed Authorization header. Send "Authorization: Bearer <key>".')
+    return key
+
+
+def _not_found(appointment_id: str) -> NotFound:
+    shown = appointment_id if len(appointment_id) <= 64 else appointment_id[:64] + "…"
+    return NotFound(f"Appointment {shown} not found.")
+
+
+def _header_list(names: list[str], limit: int = 512) -> str:
+    """Field names as a header value: printable ASCII only, bounded in length."""
+    safe = [name.encode("ascii", "backslashreplace").decode("ascii") for name in names]
+    safe = ["".join(c if c.isprintable() and c != "," else "?" for c in name) for name in safe]
+    text = ", ".join(safe)
+    return text if len(text) <= limit else text[:limit] + "…"

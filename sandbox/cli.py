@@ -1,0 +1,128 @@
+"""The `huskyvoice-sandbox` command: serve a world, or validate world files."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import InvalidWorld
+from .resources import default_world_path
+from .world import World, load_world_file
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="huskyvoice-sandbox")
+def main() -> None:
+    """A stateful sandbox for the HuskyVoice appointments API."""
+
+
+@main.command()
+@click.option("--fixtures", "world_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="World file (YAML or JSON) to serve. Default: the packaged default world.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to bind.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--admin-token", envvar="HUSKYVOICE_SANDBOX_ADMIN_TOKEN",
+              help="Require this token (X-Sandbox-Admin-Token) on every control request, and "
+                   "allow control requests from non-loopback clients.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Worker threads of the WSGI server.")
+@click.option("--quiet", is_flag=True, help="Do not log each request.")
+def serve(world_path: Path | None, host: str, port: int, admin_token: str | None, threads: int,
+          quiet: bool) -> None:
+    """Serve the sandbox with the production WSGI server (waitress)."""
+    from waitress import create_server
+
+    from .app import create_app
+
+    world = _load_or_exit(world_path or default_world_path())
+    app = create_app(world, admin_token=admin_token)
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="huskyvoice-sandbox")
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. "
+                   "Is another server using that port? Choose another with --port.", err=True)
+        sys.exit(1)
+    _configure_logging(quiet)
+    url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
+    _banner(url, world, admin_token)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("\nstopped")
+    finally:
+        server.close()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check world files; print every problem, located. Exits 1 if any file has one."""
+    failed = 0
+    for path in paths:
+        try:
+            world = load_world_file(path)
+        except InvalidWorld as exc:
+            failed += 1
+            click.echo(exc.report(), err=True)
+            continue
+        count = len(world.appointments)
+        click.echo(f"{path}: ok ({len(world.organizations)} organizations, {count} appointments)")
+    if failed:
+        click.echo(f"{failed} of {len(paths)} world files have problems", err=True)
+        sys.exit(1)
+
+
+def _load_or_exit(path: Path) -> World:
+    try:
+        return load_world_file(path)
+    except InvalidWorld as exc:
+        click.echo(exc.report(), err=True)
+        click.echo("error: the world was refused; fix the problems above "
+                   "(huskyvoice-sandbox validate PATH checks a file)", err=True)
+        sys.exit(2)
+
+
+def _configure_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("huskyvoice_sandbox.access").setLevel(logging.WARNING if quiet else logging.INFO)
+    logging.getLogger("waitress").setLevel(logging.WARNING)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _banner(url: str, world: World, admin_token: str | None) -> None:
+    echo = click.echo
+    echo(f"huskyvoice-sandbox {__version__} serving {world.source}")
+    echo(f"  API          {url}/v1/appointments/{{appointment_id}}")
+    echo(f"  contract     {url}/openapi.yaml")
+    guard = "admin token required" if admin_token else "loopback clients only"
+    echo(f"  control API  {url}/_sandbox/ ({guard})")
+    clock = world.clock.isoformat().replace("+00:00", "Z") if world.clock else "real time"
+    echo(f"  clock        {clock}{' (frozen)' if world.clock else ''}")
+    echo("  API keys")
+    for org in world.organizations:
+        for key in org.api_keys:
+            scopes = ", ".join(sorted(key.scopes)) or "no scopes"
+            echo(f"    {key.key:<24} {org.id:<16} {scopes}")
+    first = next((a for a in world.appointments), None)
+    write_key = next((k.key for o in world.organizations for k in o.api_keys
+                      if "appointments:read" in k.scopes), None)
+    if first and write_key:
+        echo("  try")
+        echo(f"    curl -s {url}/v1/appointments/{first.appointment_id} "
+             f"-H 'Authorization: Bearer {write_key}'")
+    echo("Press Ctrl+C to stop.", err=False)
+    sys.stdout.flush()

@@ -1,0 +1,177 @@
+"""The contract, `openapi.yaml`, loaded once: request-body validation with the spec's own
+schemas, response validation (used by the tests and the contract kit), and the scope each
+operation requires (its `x-required-scopes`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from .errors import Detail
+from .resources import spec_path
+
+SPEC_URI = "urn:huskyvoice:openapi"
+MAX_DETAILS = 20
+MAX_MESSAGE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    required_scopes: tuple[str, ...]
+    body_pointer: str | None  # JSON pointer to the request body schema, if any
+
+
+class Contract:
+    """The parsed spec with compiled validators. Build it once; it is read-only after."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else spec_path()
+        self.text = self.path.read_text(encoding="utf-8")
+        self.spec: dict[str, Any] = yaml.safe_load(self.text)
+        self._registry = Registry().with_resource(
+            SPEC_URI, Resource.from_contents(self.spec, default_specification=DRAFT202012))
+        self.operations = {op.operation_id: op for op in self._read_operations()}
+        self._body_validators = {
+            op.operation_id: self._validator(op.body_pointer)
+            for op in self.operations.values() if op.body_pointer
+        }
+
+    # -- reading the spec -------------------------------------------------------------------
+    def _read_operations(self) -> list[Operation]:
+        found = []
+        for path, item in self.spec["paths"].items():
+            for method, op in item.items():
+                if method not in {"get", "put", "post", "patch", "delete"}:
+                    continue
+                pointer = None
+                body = op.get("requestBody", {}).get("content", {}).get("application/json")
+                if body:
+                    ref = body["schema"]["$ref"]
+                    pointer = ref[1:]
+                found.append(Operation(method.upper(), path, op["operationId"],
+                                       tuple(op.get("x-required-scopes", ())), pointer))
+        return found
+
+    def _validator(self, pointer: str) -> Draft202012Validator:
+        return Draft202012Validator(
+            {"$ref": f"{SPEC_URI}#{pointer}"},
+            registry=self._registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+
+    @cached_property
+    def json_text(self) -> str:
+        return json.dumps(self.spec, indent=2)
+
+    def body_fields(self, operation_id: str) -> tuple[str, ...]:
+        """The request body's declared properties, in spec order."""
+        pointer = self.operations[operation_id].body_pointer
+        return tuple(self.resolve(pointer).get("properties", {})) if pointer else ()
+
+    def resolve(self, pointer: str) -> dict[str, Any]:
+        node: Any = self.spec
+        for part in pointer.strip("/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    # -- requests ---------------------------------------------------------------------------
+    def body_problems(self, operation_id: str, body: Any) -> list[Detail]:
+        """Every way `body` breaks the operation's request schema, located (`body.status`)."""
+        validator = self._body_validators[operation_id]
+        errors = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.path])
+        details = dict.fromkeys(_detail(e) for e in errors)  # one schema may fail twice alike
+        return list(details)[:MAX_DETAILS]
+
+    # -- responses (for the tests and the contract kit) -------------------------------------
+    def operation_for(self, method: str, path: str) -> Operation | None:
+        for op in self.operations.values():
+            if op.method == method.upper() and _template_regex(op.path).fullmatch(path):
+                return op
+        return None
+
+    def response_problems(self, method: str, path: str, status: int,
+                          headers: Mapping[str, str], body: Any) -> list[str]:
+        """How a response breaks the contract; empty when it conforms.
+
+        Paths and methods the spec does not describe must still answer in the error envelope.
+        """
+        op = self.operation_for(method, path)
+        if op is None:
+            return self._schema_problems("/components/schemas/ErrorEnvelope", body)
+        responses = self.spec["paths"][op.path][op.method.lower()]["responses"]
+        response = responses.get(str(status))
+        if response is None:
+            return [f"{op.operation_id}: status {status} is not documented"]
+        response = self._deref(response)
+        problems = []
+        for name, header in response.get("headers", {}).items():
+            header = self._deref(header)
+            if header.get("required") and name not in headers:
+                problems.append(f"header {name} is required")
+            elif name in headers and header.get("schema", {}).get("type") == "integer" \
+                    and not re.fullmatch(r"\d+", headers[name]):
+                problems.append(f"header {name} must be an integer, got {headers[name]!r}")
+        content = response.get("content", {}).get("application/json")
+        if content:
+            ctype = headers.get("Content-Type", "")
+            if not ctype.startswith("application/json"):
+                problems.append(f"Content-Type must be application/json, got {ctype!r}")
+            schema_ref = content["schema"]["$ref"][1:]
+            problems += self._schema_problems(schema_ref, body)
+        return problems
+
+    def _schema_problems(self, pointer: str, body: Any) -> list[str]:
+        return [f"{_where(e.absolute_path)}: {e.message}" for e in
+                self._validator(pointer).iter_errors(body)]
+
+    def _deref(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = self.resolve(node["$ref"][1:])
+        return node
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
+
+
+def _where(path: Any) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "body"
+
+
+def _detail(error: Any) -> Detail:
+    path = list(error.absolute_path)
+    if error.validator == "required" and not path:
+        return Detail("body", error.message)
+    # A schema's x-error-message explains any failure of it; at the top level it explains
+    # only the "at least one field" rule, not, say, a wrong type of body.
+    message = error.schema.get("x-error-message") if isinstance(error.schema, dict) else None
+    if not path and error.validator != "anyOf":
+        message = None
+    location = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    text = message or _short(error)
+    return Detail(location, text[:MAX_MESSAGE_CHARS])
+
+
+def _short(error: Any) -> str:
+    """jsonschema's message, without echoing a huge value back."""
+    if error.validator == "maxLength":
+        return f"is longer than {error.validator_value} characters"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"must be of type {expected}, got {type(error.instance).__name__}"
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    return error.message

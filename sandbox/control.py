@@ -1,0 +1,139 @@
+"""The control API, `/_sandbox/`: reset, replace and read the world, the request journal, the
+clock, and health. Sandbox-only; served to loopback clients, or to anyone sending the admin
+token when the server was started with one (then every control request must send it)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from . import __version__
+from .clock import format_timestamp, parse_utc
+from .errors import Detail, Forbidden, ValidationError
+from .http import read_json, runtime
+from .world import dump_yaml, load_world, parse_document
+
+bp = Blueprint("control", __name__, url_prefix="/_sandbox")
+
+ADMIN_HEADER = "X-Sandbox-Admin-Token"
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+@bp.before_request
+def guard() -> None:
+    token = runtime().admin_token
+    if token is not None:
+        sent = request.headers.get(ADMIN_HEADER, "")
+        if not hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode("utf-8")):
+            raise Forbidden(f"The control API needs the admin token in the {ADMIN_HEADER} header.")
+    elif not _loopback(request.remote_addr):
+        raise Forbidden("The control API is served only to loopback clients; start the server "
+                        "with --admin-token to allow others.")
+
+
+def ok(data: Any, status: int = 200) -> Response:
+    response = jsonify({"success": True, "data": data})
+    response.status_code = status
+    return response
+
+
+@bp.get("/health")
+def health() -> Response:
+    return ok({"status": "ok", "version": __version__, **runtime().state.summary()})
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    state = runtime().state
+    state.reset()
+    return ok(state.summary())
+
+
+@bp.get("/world")
+def get_world() -> Response:
+    document = runtime().state.dump()
+    if request.args.get("format") == "yaml" or _prefers_yaml():
+        return Response(dump_yaml(document), mimetype="application/yaml")
+    return ok(document)
+
+
+@bp.put("/world")
+def put_world() -> Response:
+    raw = request.get_data(cache=True)
+    if request.mimetype not in ("application/json",) + YAML_TYPES:
+        raise ValidationError("The world must be sent as YAML or JSON.", [Detail(
+            "header.Content-Type", "must be application/json or application/yaml")])
+    document = parse_document(raw, "request body")
+    world = load_world(document, "request body")  # raises InvalidWorld, old world stays
+    state = runtime().state
+    state.replace(world)
+    return ok(state.summary())
+
+
+@bp.get("/requests")
+def get_requests() -> Response:
+    limit = request.args.get("limit", type=int)
+    return ok(runtime().state.journal.entries(limit))
+
+
+@bp.delete("/requests")
+def clear_requests() -> Response:
+    return ok({"cleared": runtime().state.journal.clear()})
+
+
+@bp.get("/clock")
+def get_clock() -> Response:
+    return ok(_clock_view())
+
+
+@bp.put("/clock")
+def put_clock() -> Response:
+    """`{"now": "<UTC datetime>"}` freezes, `{"now": null}` returns to real time,
+    `{"advance_seconds": N}` moves a frozen clock."""
+    body = read_json()
+    clock = runtime().state.clock
+    if not isinstance(body, dict) or len(body.keys() & {"now", "advance_seconds"}) != 1:
+        raise ValidationError("Send either now or advance_seconds.", [Detail(
+            "body", 'expected {"now": "2026-06-15T09:00:00.000Z"}, {"now": null} or {"advance_seconds": 60}')])
+    if "now" in body:
+        clock.freeze(_moment(body["now"]))
+    else:
+        seconds = body["advance_seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ValidationError("advance_seconds must be a number.",
+                                  [Detail("body.advance_seconds", "must be a number")])
+        if not clock.frozen:
+            raise ValidationError("The clock runs in real time; freeze it first.",
+                                  [Detail("body.advance_seconds", "the clock is not frozen")])
+        clock.advance(seconds)
+    return ok(_clock_view())
+
+
+def _moment(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_utc(value)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("now must be an ISO 8601 UTC datetime or null.",
+                              [Detail("body.now", str(exc))]) from None
+
+
+def _clock_view() -> dict[str, Any]:
+    clock = runtime().state.clock
+    return {"now": format_timestamp(clock.now()), "frozen": clock.frozen}
+
+
+def _prefers_yaml() -> bool:
+    best = request.accept_mimetypes.best_match(("application/json",) + YAML_TYPES)
+    return best in YAML_TYPES
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

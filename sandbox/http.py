@@ -1,0 +1,120 @@
+"""HTTP plumbing shared by the blueprints: the sandbox on the current app, reading a JSON
+object from a request without surprises, and rendering responses in the envelope."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+
+from .contract import Contract
+from .errors import ApiError, Detail, ValidationError
+from .state import SandboxState
+
+EXTENSION = "huskyvoice_sandbox"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+JSON_TYPES = ("application/json",)
+
+
+@dataclass
+class Runtime:
+    """What the blueprints need, kept on `app.extensions` (no module-level state)."""
+
+    state: SandboxState
+    contract: Contract
+    admin_token: str | None = None
+
+
+def runtime() -> Runtime:
+    return current_app.extensions[EXTENSION]
+
+
+def error_response(error: ApiError) -> Response:
+    response = jsonify(error.body())
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def read_json(*, allow: tuple[str, ...] = JSON_TYPES) -> Any:
+    """The request body parsed as JSON, or a 400 VALIDATION_ERROR saying exactly why not.
+
+    Strict where Python's json module is lenient: no NaN/Infinity, no duplicate keys, no
+    unpaired surrogates, only UTF-8.
+    """
+    if request.mimetype not in allow:
+        got = request.headers.get("Content-Type") or "none"
+        raise ValidationError("The request body must be JSON.",
+                              [Detail("header.Content-Type", f"must be application/json, got {got}")])
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ValidationError("The request body must be UTF-8.",
+                              [Detail("header.Content-Type", f"charset must be utf-8, got {charset}")])
+    raw = request.get_data(cache=True)
+    return parse_json_text(raw)
+
+
+def parse_json_text(raw: bytes) -> Any:
+    def problem(message: str) -> ValidationError:
+        return ValidationError("The request body is not valid JSON.", [Detail("body", message)])
+
+    if not raw.strip():
+        raise problem("the body is empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise problem(f"invalid UTF-8 at byte {exc.start}") from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise problem(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise problem("nested too deeply") from None
+    except ValueError as exc:  # our hooks, and integers too long to convert
+        raise problem(str(exc)[:200]) from None
+    _check_strings(value)
+    return value
+
+
+def read_json_object() -> dict[str, Any]:
+    value = read_json()
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(value), "a number")
+        raise ValidationError("The request body must be a JSON object.",
+                              [Detail("body", f"must be a JSON object, got {kind}")])
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key[:64]!r}")
+        result[key] = value
+    return result
+
+
+def _check_strings(value: Any) -> None:
+    """Reject unpaired surrogates (\\ud800): valid JSON escapes, but not text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError("The request body is not valid JSON text.",
+                                      [Detail("body", "contains an unpaired surrogate escape")]) from None

@@ -1,0 +1,123 @@
+"""The sandbox's plain data: organizations with their configuration, and appointments.
+
+Records are immutable; a change makes a new record (dataclasses.replace), which keeps
+snapshots cheap and makes half-applied updates impossible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SESSIONS = ("Morning", "Afternoon", "Evening")
+STATUSES = ("confirmed", "rescheduled", "cancelled", "completed")
+# Statuses that hold a place in a window and count for the duplicate rule.
+ACTIVE_STATUSES = frozenset({"confirmed", "rescheduled"})
+
+# The documented appointment object, in the documented order. `notes` is stored but not shown.
+PUBLIC_FIELDS = (
+    "appointment_id", "appointment_type", "branch_id", "date", "session", "batch", "token",
+    "patient_name", "parent_phone", "assigned_doctor", "status", "external_reference_id",
+    "created_at", "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    scopes: frozenset[str]
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Branch:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """A weekly calendar window of one branch: a day, a session, a batch, a time range."""
+
+    id: str
+    branch_id: str
+    day: str
+    session: str
+    batch: str
+    start_time: time
+    end_time: time
+    max_slots: int
+    ai_slots: int
+    appointment_type: str | None = None
+    active: bool = True
+    closed_dates: frozenset[date] = frozenset()
+
+    def covers(self, local: datetime) -> bool:
+        """Same weekday, start inclusive, end exclusive (local wall-clock time)."""
+        wall = local.time().replace(tzinfo=None)
+        return DAYS[local.weekday()] == self.day and self.start_time <= wall < self.end_time
+
+    def serves(self, appointment_type: str) -> bool:
+        return self.appointment_type in (None, appointment_type)
+
+    def open_on(self, on: date) -> bool:
+        return self.active and on not in self.closed_dates
+
+    def label(self) -> str:
+        return f"{self.day.capitalize()} {self.session} {self.batch}"
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+    timezone: ZoneInfo
+    rate_limit_per_minute: int | None
+    api_keys: tuple[ApiKey, ...] = ()
+    services: tuple[Service, ...] = ()
+    branches: tuple[Branch, ...] = ()
+    windows: tuple[Window, ...] = ()
+
+    def window(self, window_id: str) -> Window:
+        return self._windows_by_id[window_id]
+
+    def service_name(self, service_id: str) -> str:
+        return next((s.name for s in self.services if s.id == service_id), service_id)
+
+    @cached_property
+    def _windows_by_id(self) -> dict[str, Window]:
+        return {w.id: w for w in self.windows}
+
+
+@dataclass(frozen=True)
+class Appointment:
+    appointment_id: str
+    org_id: str
+    window_id: str  # derived: the window the appointment sits in (never in the API object)
+    appointment_type: str
+    branch_id: str
+    date: date
+    session: str
+    batch: str
+    patient_name: str
+    parent_phone: str
+    created_at: datetime
+    updated_at: datetime
+    status: str = "confirmed"
+    token: str | None = None
+    assigned_doctor: str | None = None
+    notes: str | None = None
+    external_reference_id: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

@@ -1,0 +1,129 @@
+"""The sandbox's state: organizations, appointments, and the indexes the rules query.
+
+One re-entrant lock guards everything; an update runs its checks and its write under it, so two
+requests racing for the last place cannot both win. Index look-ups are dictionary look-ups, so a
+check costs the same with 100 or 100,000 appointments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable, Iterator
+
+from .booking import patient_key
+from .model import ApiKey, Appointment, Organization
+
+_WindowDay = tuple[str, str, date]  # org id, window id, date
+_BookingKey = tuple[str, tuple[str, str], str, date]  # org id, patient, appointment type, date
+
+
+def key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+@dataclass(frozen=True)
+class Credential:
+    organization: Organization
+    api_key: ApiKey
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    appointments: dict[str, Appointment]
+
+
+class Store:
+    def __init__(self, organizations: Iterable[Organization],
+                 appointments: Iterable[Appointment] = ()) -> None:
+        self.lock = threading.RLock()
+        self.organizations = {org.id: org for org in organizations}
+        self._credentials = {
+            key_digest(k.key): Credential(org, k, key_digest(k.key))
+            for org in self.organizations.values() for k in org.api_keys
+        }
+        self._appointments: dict[str, Appointment] = {}
+        self._load: Counter[_WindowDay] = Counter()
+        self._bookings: defaultdict[_BookingKey, set[str]] = defaultdict(set)
+        for appointment in appointments:
+            self.put(appointment)
+
+    # -- keys -------------------------------------------------------------------------------
+    def authenticate(self, key: str) -> Credential | None:
+        """The credential for `key`, looked up by its SHA-256 digest.
+
+        The dictionary sees only the digest, and the final comparison is constant-time, so the
+        time taken says nothing about how much of a key was right.
+        """
+        digest = key_digest(key)
+        found = self._credentials.get(digest)
+        if found is None or not hmac.compare_digest(found.digest, digest):
+            return None
+        return found
+
+    # -- appointments -----------------------------------------------------------------------
+    def get(self, org_id: str, appointment_id: str) -> Appointment | None:
+        """The appointment, if it belongs to that organization (others' look missing)."""
+        found = self._appointments.get(appointment_id)
+        return found if found is not None and found.org_id == org_id else None
+
+    def put(self, appointment: Appointment) -> None:
+        """Insert or replace, keeping the indexes in step."""
+        with self.lock:
+            old = self._appointments.get(appointment.appointment_id)
+            if old is not None:
+                self._index(old, -1)
+            self._appointments[appointment.appointment_id] = appointment
+            self._index(appointment, +1)
+
+    def appointments(self, org_id: str | None = None) -> Iterator[Appointment]:
+        for appointment in list(self._appointments.values()):
+            if org_id is None or appointment.org_id == org_id:
+                yield appointment
+
+    def __len__(self) -> int:
+        return len(self._appointments)
+
+    # -- the Ledger the booking rules read --------------------------------------------------
+    def active_in_window(self, org_id: str, window_id: str, on: date) -> int:
+        return self._load[(org_id, window_id, on)]
+
+    def active_bookings(self, org_id: str, patient: tuple[str, str], appointment_type: str,
+                        on: date) -> frozenset[str]:
+        return frozenset(self._bookings.get((org_id, patient, appointment_type, on), ()))
+
+    # -- snapshots --------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        with self.lock:
+            return Snapshot(dict(self._appointments))
+
+    def restore(self, snapshot: Snapshot) -> None:
+        with self.lock:
+            self._appointments = {}
+            self._load.clear()
+            self._bookings.clear()
+            for appointment in snapshot.appointments.values():
+                self.put(appointment)
+
+    def _index(self, appointment: Appointment, delta: int) -> None:
+        if not appointment.active:
+            return
+        org, on = appointment.org_id, appointment.date
+        window_day = (org, appointment.window_id, on)
+        self._load[window_day] += delta
+        if self._load[window_day] <= 0:
+            del self._load[window_day]
+        booking = (org, patient_key(appointment.patient_name, appointment.parent_phone),
+                   appointment.appointment_type, on)
+        ids = self._bookings[booking]
+        if delta > 0:
+            ids.add(appointment.appointment_id)
+        else:
+            ids.discard(appointment.appointment_id)
+            if not ids:
+                del self._bookings[booking]

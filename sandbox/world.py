@@ -1,0 +1,355 @@
+"""World documents: parse (YAML or JSON), validate (JSON Schema, then references and rules),
+build the model, and dump the state back as a document that loads to the same state.
+
+A world with problems is refused whole: `InvalidWorld` lists every problem by location,
+e.g. ``organizations[0].appointments[3].branch_id: unknown branch 'x'``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema import ValidationError as SchemaError
+
+from . import booking
+from .clock import format_timestamp, parse_utc, utc_now
+from .errors import ApiError, Detail, InvalidWorld
+from .model import (ApiKey, Appointment, Branch, Organization, Service, Window)
+from .resources import world_schema_path
+from .store import Store
+
+END_OF_DAY = "24:00"
+
+
+@dataclass(frozen=True)
+class World:
+    """A validated world, ready to serve. Immutable, so `reset` can always go back to it."""
+
+    source: str
+    clock: datetime | None
+    organizations: tuple[Organization, ...]
+    appointments: tuple[Appointment, ...]
+    description: str | None = None
+    scenario: dict[str, Any] | None = None
+
+    def new_store(self) -> Store:
+        return Store(self.organizations, self.appointments)
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+class _WorldLoader(yaml.SafeLoader):
+    """YAML with the surprises of YAML 1.1 removed: `09:00` and `11:00` stay strings (not
+    sexagesimal numbers), dates stay strings, and only true/false are booleans."""
+
+
+_DROPPED = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool"}
+_WorldLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_WorldLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9]*)$"), list("-+0123456789"))
+_WorldLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def parse_document(text: str | bytes, source: str) -> Any:
+    """Parse YAML (JSON is YAML too); a syntax error is an InvalidWorld with its line."""
+    try:
+        return yaml.load(text, Loader=_WorldLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
+        raise InvalidWorld(source, [Detail(where, f"not valid YAML: {exc.problem}")]) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InvalidWorld(source, [Detail("document", f"not valid YAML: {exc}")]) from None
+
+
+def load_world_file(path: str | Path) -> World:
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise InvalidWorld(str(path), [Detail("file", exc.strerror or str(exc))]) from None
+    return load_world(parse_document(text, str(path)), str(path))
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _schema_validator() -> Draft202012Validator:
+    schema = json.loads(world_schema_path().read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def location(path: Iterable[Any]) -> str:
+    """`organizations[0].appointments[3].branch_id` from a path of keys and indexes."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "world"
+
+
+def _schema_problems(document: Any) -> list[tuple[tuple[Any, ...], Detail]]:
+    problems = []
+    for error in _schema_validator().iter_errors(document):
+        path, message = _describe(error)
+        problems.append((path, Detail(location(path), message)))
+    return sorted(problems, key=lambda p: [str(x) for x in p[0]])
+
+
+def _describe(error: SchemaError) -> tuple[tuple[Any, ...], str]:
+    path = tuple(error.absolute_path)
+    if error.validator == "required":
+        missing = re.match(r"'(.+?)' is a required property", error.message)
+        if missing:
+            return path + (missing.group(1),), "is required"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return path, "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(map(repr, extra))
+    if error.validator == "pattern" and path and path[-1] in ("start_time", "end_time"):
+        return path, f"{error.instance!r} is not a time HH:MM (00:00 to 24:00)"
+    if error.validator in ("format", "pattern", "oneOf") and path and path[-1] in (
+            "clock", "created_at", "updated_at"):
+        return path, f"{error.instance!r} is not an ISO 8601 UTC datetime, e.g. 2026-05-26T10:00:00.000Z"
+    return path, error.message
+
+
+def load_world(document: Any, source: str = "<world>") -> World:
+    """Validate a parsed world document and build the World, or raise InvalidWorld."""
+    problems = _schema_problems(document)
+    bad_orgs = {p[1] for p, _ in problems if len(p) > 1 and p[0] == "organizations"}
+    details = [d for _, d in problems]
+    if not isinstance(document, dict) or not isinstance(document.get("organizations"), list):
+        raise InvalidWorld(source, details)
+    # Reference checks run on every organization the schema accepted, so that one run
+    # reports every problem it can, not only the first kind.
+    builder = _Builder(document)
+    for index, org in enumerate(document["organizations"]):
+        if index not in bad_orgs:
+            builder.organization(index, org)
+    details += builder.problems
+    if details:
+        raise InvalidWorld(source, details)
+    return World(
+        source=source,
+        clock=builder.clock,
+        organizations=tuple(builder.organizations),
+        appointments=tuple(builder.appointments),
+        description=document.get("description"),
+        scenario=document.get("scenario"),
+    )
+
+
+class _Builder:
+    """Checks references and rules across a schema-valid world, and builds its model."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.problems: list[Detail] = []
+        raw_clock = document.get("clock")
+        self.clock = parse_utc(raw_clock) if isinstance(raw_clock, str) and self._ok_clock(raw_clock) else None
+        self.organizations: list[Organization] = []
+        self.appointments: list[Appointment] = []
+        self._org_ids: set[str] = set()
+        self._keys: dict[str, str] = {}
+        self._appointment_ids: dict[str, str] = {}
+        self._store = Store([])
+
+    def _ok_clock(self, raw: str) -> bool:
+        try:
+            parse_utc(raw)
+            return True
+        except ValueError as exc:
+            self.problems.append(Detail("clock", str(exc)))
+            return False
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(Detail(where, message))
+
+    def organization(self, index: int, raw: dict[str, Any]) -> None:
+        at = f"organizations[{index}]"
+        self._unique(self._org_ids, raw["id"], f"{at}.id", "organization id")
+        try:
+            zone = ZoneInfo(raw["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(f"{at}.timezone", f"unknown timezone {raw['timezone']!r} (use an IANA name such as UTC or Asia/Kolkata)")
+            zone = ZoneInfo("UTC")
+        keys = []
+        for i, k in enumerate(raw.get("api_keys", [])):
+            owner = self._keys.setdefault(k["key"], f"{at}.api_keys[{i}]")
+            if owner != f"{at}.api_keys[{i}]":
+                self.problem(f"{at}.api_keys[{i}].key", f"duplicate API key (also at {owner})")
+            keys.append(ApiKey(k["key"], frozenset(k["scopes"]), k.get("name")))
+        services = self._entities(raw, "services", Service, at)
+        branches = self._entities(raw, "branches", Branch, at)
+        windows = self._windows(raw, at, {s.id for s in services}, {b.id for b in branches})
+        org = Organization(raw["id"], raw["name"], zone, raw.get("rate_limit_per_minute"),
+                           tuple(keys), tuple(services), tuple(branches), tuple(windows))
+        self.organizations.append(org)
+        for i, appt in enumerate(raw.get("appointments", [])):
+            self._appointment(org, appt, f"{at}.appointments[{i}]")
+
+    def _unique(self, seen: set[str], value: str, where: str, what: str) -> None:
+        if value in seen:
+            self.problem(where, f"duplicate {what} {value!r}")
+        seen.add(value)
+
+    def _entities(self, raw: dict[str, Any], field: str, kind: type, at: str) -> list[Any]:
+        seen: set[str] = set()
+        items = []
+        for i, item in enumerate(raw.get(field, [])):
+            self._unique(seen, item["id"], f"{at}.{field}[{i}].id", f"{field[:-1]} id")
+            items.append(kind(item["id"], item["name"]))
+        return items
+
+    def _windows(self, raw: dict[str, Any], at: str, services: set[str],
+                 branches: set[str]) -> list[Window]:
+        seen: set[str] = set()
+        windows: list[Window] = []
+        for i, w in enumerate(raw.get("calendar_windows", [])):
+            where = f"{at}.calendar_windows[{i}]"
+            self._unique(seen, w["id"], f"{where}.id", "window id")
+            if w["branch_id"] not in branches:
+                self.problem(f"{where}.branch_id", f"unknown branch {w['branch_id']!r}")
+            if w.get("appointment_type") is not None and w["appointment_type"] not in services:
+                self.problem(f"{where}.appointment_type", f"unknown service {w['appointment_type']!r}")
+            start, end = _wall_time(w["start_time"]), _wall_time(w["end_time"])
+            if start >= end:
+                self.problem(f"{where}.end_time", f"{w['end_time']!r} is not after start_time {w['start_time']!r}")
+            if w["ai_slots"] > w["max_slots"]:
+                self.problem(f"{where}.ai_slots", f"ai_slots ({w['ai_slots']}) exceeds max_slots ({w['max_slots']})")
+            window = Window(
+                id=w["id"], branch_id=w["branch_id"], day=w["day"], session=w["session"],
+                batch=w["batch"], start_time=start, end_time=end, max_slots=w["max_slots"],
+                ai_slots=w["ai_slots"], appointment_type=w.get("appointment_type"),
+                active=w.get("active", True),
+                closed_dates=frozenset(date.fromisoformat(d) for d in w.get("closed_dates", [])),
+            )
+            clash = next((j for j, o in enumerate(windows) if _overlap(o, window)), None)
+            if clash is not None:
+                self.problem(where, f"overlaps calendar_windows[{clash}] ({windows[clash].label()}, "
+                                    "same branch, day and service); a time must fall in one window")
+            windows.append(window)
+        return windows
+
+    def _appointment(self, org: Organization, raw: dict[str, Any], where: str) -> None:
+        appointment_id = raw["appointment_id"]
+        owner = self._appointment_ids.setdefault(appointment_id, where)
+        if owner != where:
+            self.problem(f"{where}.appointment_id", f"duplicate appointment id {appointment_id!r} (also at {owner})")
+            return
+        if raw["branch_id"] not in {b.id for b in org.branches}:
+            self.problem(f"{where}.branch_id", f"unknown branch {raw['branch_id']!r}")
+            return
+        if raw["appointment_type"] not in {s.id for s in org.services}:
+            self.problem(f"{where}.appointment_type", f"unknown service {raw['appointment_type']!r}")
+            return
+        on = date.fromisoformat(raw["date"])
+        window = booking.window_for_slot(org, raw["branch_id"], on, raw["session"], raw["batch"],
+                                         raw["appointment_type"])
+        if window is None:
+            self.problem(where, f"matches no calendar window: branch {raw['branch_id']!r} has no "
+                                f"{raw['session']} window with batch {raw['batch']!r} on "
+                                f"{on.strftime('%A').lower()} for service {org.service_name(raw['appointment_type'])!r}")
+            return
+        stamp = self.clock or utc_now()
+        appointment = Appointment(
+            appointment_id=appointment_id, org_id=org.id, window_id=window.id,
+            appointment_type=raw["appointment_type"], branch_id=raw["branch_id"], date=on,
+            session=raw["session"], batch=raw["batch"], patient_name=raw["patient_name"],
+            parent_phone=raw["parent_phone"],
+            created_at=_stamp(raw.get("created_at"), stamp),
+            updated_at=_stamp(raw.get("updated_at") or raw.get("created_at"), stamp),
+            status=raw.get("status", "confirmed"), token=raw.get("token"),
+            assigned_doctor=raw.get("assigned_doctor"), notes=raw.get("notes"),
+            external_reference_id=raw.get("external_reference_id"),
+        )
+        if appointment.active:
+            try:
+                booking.check_room(org, self._store, appointment)
+            except ApiError as exc:
+                self.problem(where, f"the seed already breaks a rule ({exc.code}): {exc.message}")
+                return
+        self._store.put(appointment)
+        self.appointments.append(appointment)
+
+
+def _wall_time(text: str) -> time:
+    return time.max if text == END_OF_DAY else time.fromisoformat(text)
+
+
+def _overlap(a: Window, b: Window) -> bool:
+    return (a.branch_id, a.day, a.appointment_type) == (b.branch_id, b.day, b.appointment_type) \
+        and a.start_time < b.end_time and b.start_time < a.end_time
+
+
+def _stamp(raw: str | None, default: datetime) -> datetime:
+    return parse_utc(raw) if raw else default
+
+
+# -- dumping ------------------------------------------------------------------------------------
+
+def dump_world(organizations: Iterable[Organization], appointments: Iterable[Appointment],
+               clock: datetime | None, description: str | None = None) -> dict[str, Any]:
+    """The state as a world document; loading it gives the same state."""
+    by_org: dict[str, list[dict[str, Any]]] = {}
+    for appointment in appointments:
+        by_org.setdefault(appointment.org_id, []).append(_dump_appointment(appointment))
+    document: dict[str, Any] = {"version": 1}
+    if description:
+        document["description"] = description
+    if clock is not None:
+        document["clock"] = format_timestamp(clock)
+    document["organizations"] = [_dump_org(org, by_org.get(org.id, [])) for org in organizations]
+    return document
+
+
+def dump_yaml(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _dump_org(org: Organization, appointments: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "timezone": org.timezone.key,
+        "rate_limit_per_minute": org.rate_limit_per_minute,
+        "api_keys": [{"key": k.key, **({"name": k.name} if k.name else {}),
+                      "scopes": sorted(k.scopes)} for k in org.api_keys],
+        "services": [{"id": s.id, "name": s.name} for s in org.services],
+        "branches": [{"id": b.id, "name": b.name} for b in org.branches],
+        "calendar_windows": [_dump_window(w) for w in org.windows],
+        "appointments": appointments,
+    }
+
+
+def _dump_window(w: Window) -> dict[str, Any]:
+    return {
+        "id": w.id, "branch_id": w.branch_id, "day": w.day, "session": w.session,
+        "batch": w.batch, "start_time": w.start_time.strftime("%H:%M"),
+        "end_time": END_OF_DAY if w.end_time == time.max else w.end_time.strftime("%H:%M"),
+        "max_slots": w.max_slots, "ai_slots": w.ai_slots, "appointment_type": w.appointment_type,
+        "active": w.active, "closed_dates": sorted(d.isoformat() for d in w.closed_dates),
+    }
+
+
+def _dump_appointment(a: Appointment) -> dict[str, Any]:
+    return {
+        "appointment_id": a.appointment_id, "appointment_type": a.appointment_type,
+        "branch_id": a.branch_id, "date": a.date.isoformat(), "session": a.session,
+        "batch": a.batch, "token": a.token, "patient_name": a.patient_name,
+        "parent_phone": a.parent_phone, "assigned_doctor": a.assigned_doctor, "notes": a.notes,
+        "status": a.status, "external_reference_id": a.external_reference_id,
+        "created_at": format_timestamp(a.created_at), "updated_at": format_timestamp(a.updated_at),
+    }
