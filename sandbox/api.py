@@ -27,7 +27,7 @@ PATCH_OPERATION = "updateAppointment"
 IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
 
 
-@bp.get("/appointments/<appointment_id>", provide_automatic_options=False)
+@bp.get("/appointments/<appointment_id>")
 def get_appointment(appointment_id: str) -> Response:
     credential = authorize(GET_OPERATION)
     store = runtime().state.store
@@ -37,7 +37,7 @@ def get_appointment(appointment_id: str) -> Response:
     return render(found)
 
 
-@bp.patch("/appointments/<appointment_id>", provide_automatic_options=False)
+@bp.patch("/appointments/<appointment_id>")
 def update_appointment(appointment_id: str) -> Response:
     credential = authorize(PATCH_OPERATION)
     patch, ignored = read_patch()

@@ -43,7 +43,8 @@ def create_app(
     raises InvalidWorld with every problem listed; nothing is served from it.
     """
     app = Flask("huskyvoice_sandbox")
-    app.config.update(MAX_CONTENT_LENGTH=max_body_bytes, JSON_SORT_KEYS=False)
+    # No automatic OPTIONS answers: they would be empty non-JSON 200s; OPTIONS gets the 405.
+    app.config.update(MAX_CONTENT_LENGTH=max_body_bytes, PROVIDE_AUTOMATIC_OPTIONS=False)
     app.json.sort_keys = False  # keep the documented field order
     app.json.compact = True
     app.url_map.strict_slashes = True
@@ -54,8 +55,8 @@ def create_app(
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
-    app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml, provide_automatic_options=False)
-    app.add_url_rule("/openapi.json", "spec_json", _spec_json, provide_automatic_options=False)
+    app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml)
+    app.add_url_rule("/openapi.json", "spec_json", _spec_json)
     app.register_error_handler(ApiError, error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

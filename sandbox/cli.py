@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .clock import format_timestamp
 from .errors import InvalidWorld
 from .resources import default_world_path
 from .world import World, load_world_file
@@ -110,7 +111,7 @@ def _banner(url: str, world: World, admin_token: str | None) -> None:
     echo(f"  contract     {url}/openapi.yaml")
     guard = "admin token required" if admin_token else "loopback clients only"
     echo(f"  control API  {url}/_sandbox/ ({guard})")
-    clock = world.clock.isoformat().replace("+00:00", "Z") if world.clock else "real time"
+    clock = format_timestamp(world.clock) if world.clock else "real time"
     echo(f"  clock        {clock}{' (frozen)' if world.clock else ''}")
     echo("  API keys")
     for org in world.organizations:
