@@ -132,7 +132,11 @@ def _target(org: Organization, current: Appointment, patch: Patch) -> tuple[Wind
 def _target_at(org: Organization, current: Appointment, patch: Patch,
                moment: datetime) -> tuple[Window, date]:
     """Rescheduling: the window covering that local weekday and time, in the org's timezone."""
-    local = moment.astimezone(org.timezone)
+    try:
+        local = moment.astimezone(org.timezone)
+    except OverflowError:  # e.g. 9999-12-31T23:00Z is already year 10000 in India
+        raise OutsideAvailability(
+            f"{moment.isoformat()} is outside the calendar in {org.timezone.key}.") from None
     on = local.date()
     where = (f"{DAYS[local.weekday()].capitalize()} {on.isoformat()} "
              f"{local.strftime('%H:%M')} ({org.timezone.key})")

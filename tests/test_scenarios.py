@@ -1,0 +1,187 @@
+"""The scenario worlds in fixtures/scenarios/: each is a small world that shows one documented
+error code or rule, with a `scenario:` block of requests and what each must get back.
+
+These tests load every scenario world, check that it is a valid world with steps, run its steps
+in order through the Flask test client (every response is also checked against openapi.yaml by
+the `scenario_client` fixture), and check that together the scenarios show every documented
+error code and a 200.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.errors import InvalidWorld
+from sandbox.resources import scenarios_dir
+from sandbox.world import load_world_file
+
+SCENARIO_FILES = sorted(scenarios_dir().glob("*.yaml"))
+
+DOCUMENTED_ERROR_CODES = {
+    "VALIDATION_ERROR", "UNAUTHORIZED", "INSUFFICIENT_SCOPE", "NOT_FOUND", "SLOT_FULL",
+    "SLOT_INACTIVE", "DUPLICATE_BOOKING", "OUTSIDE_AVAILABILITY", "RATE_LIMIT_EXCEEDED",
+}
+
+# The status each documented error code is sent with (the PATCH page, and issue section 3).
+STATUS_OF_CODE = {
+    "VALIDATION_ERROR": 400, "UNAUTHORIZED": 401, "INSUFFICIENT_SCOPE": 403, "NOT_FOUND": 404,
+    "SLOT_FULL": 409, "SLOT_INACTIVE": 409, "DUPLICATE_BOOKING": 409,
+    "OUTSIDE_AVAILABILITY": 422, "RATE_LIMIT_EXCEEDED": 429,
+}
+
+# Scenarios whose expectations are right but which the sandbox does not meet yet:
+# {scenario name: "sandbox bug: ..."}. Each entry is a strict xfail, so fixing the bug
+# turns it into a failure that asks for the entry to be removed.
+KNOWN_SANDBOX_BUGS: dict[str, str] = {}
+
+
+def _scenario(path: Path) -> dict[str, Any]:
+    world = load_world_file(path)
+    assert world.scenario is not None, f"{path.name}: has no scenario block"
+    return world.scenario
+
+
+def _steps(path: Path) -> list[dict[str, Any]]:
+    return _scenario(path)["steps"]
+
+
+def _step_label(path: Path, index: int, step: dict[str, Any]) -> str:
+    request = step["request"]
+    name = step.get("name") or f"{request['method']} {request['path']}"
+    return f"{path.name} step {index + 1} ({name})"
+
+
+def _scenario_params() -> list[Any]:
+    params = []
+    for path in SCENARIO_FILES:
+        marks = []
+        if path.stem in KNOWN_SANDBOX_BUGS:
+            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_SANDBOX_BUGS[path.stem]))
+        params.append(pytest.param(path, id=path.stem, marks=marks))
+    return params
+
+
+# -- the files themselves ---------------------------------------------------------------------
+
+def test_scenario_folder_has_a_world_per_documented_error_code_and_rule() -> None:
+    names = {path.stem for path in SCENARIO_FILES}
+    expected = {
+        "documented-example", "validation-error", "unauthorized", "insufficient-scope",
+        "not-found", "outside-availability", "slot-full", "window-closed", "duplicate-booking",
+        "rate-limit", "rescheduled-status", "session-batch-move", "reactivation", "timezone",
+    }
+    assert expected <= names, f"missing scenario worlds: {sorted(expected - names)}"
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+def test_scenario_world_is_valid_and_has_steps(path: Path) -> None:
+    try:
+        world = load_world_file(path)  # what `huskyvoice-sandbox validate` runs
+    except InvalidWorld as exc:
+        pytest.fail(exc.report())
+    assert world.scenario is not None, f"{path.name}: no scenario block"
+    assert world.scenario["steps"], f"{path.name}: the scenario has no steps"
+    assert world.scenario.get("summary"), f"{path.name}: the scenario has no summary"
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+def test_scenario_file_starts_with_a_comment_on_how_to_trigger_it(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").lstrip("\ufeff").splitlines()[0]
+    assert first.startswith("#"), f"{path.name}: must start with a comment saying what it shows"
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
+def test_scenario_expectations_are_precise(path: Path) -> None:
+    """Errors name their code (with its documented status); API 200s name data fields."""
+    for index, step in enumerate(_steps(path)):
+        label = _step_label(path, index, step)
+        expect = step["expect"]
+        status = expect["status"]
+        if status >= 400:
+            assert "code" in expect, f"{label}: an error step must name its error code"
+        if "code" in expect and expect["code"] in STATUS_OF_CODE:
+            assert status == STATUS_OF_CODE[expect["code"]], \
+                f"{label}: {expect['code']} is sent with {STATUS_OF_CODE[expect['code']]}, not {status}"
+        if status == 200 and step["request"]["path"].startswith("/v1/"):
+            assert expect.get("data"), f"{label}: a 200 from the API must name data fields"
+        request = step["request"]
+        assert not ("body" in request and "raw_body" in request), \
+            f"{label}: give body or raw_body, not both"
+
+
+# -- running the steps ------------------------------------------------------------------------
+
+def _send(client: Any, request: dict[str, Any]) -> Any:
+    headers: dict[str, str] = {}
+    if request.get("key") is not None:
+        headers["Authorization"] = f"Bearer {request['key']}"
+    data: str | None = None
+    if "body" in request:
+        data = json.dumps(request["body"])  # `body: null` sends the JSON text null
+        headers["Content-Type"] = "application/json"
+    elif "raw_body" in request:
+        data = request["raw_body"]
+    headers.update(request.get("headers") or {})
+    return client.open(request["path"], method=request["method"], headers=headers, data=data)
+
+
+def _check(label: str, expect: dict[str, Any], response: Any) -> None:
+    body = response.get_json(silent=True)
+    shown = json.dumps(body, indent=1) if body is not None else response.get_data(as_text=True)
+    assert response.status_code == expect["status"], \
+        f"{label}: expected status {expect['status']}, got {response.status_code}\n{shown}"
+    if "code" in expect:
+        error = body.get("error") if isinstance(body, dict) else None
+        got = error.get("code") if isinstance(error, dict) else None
+        assert got == expect["code"], f"{label}: expected error.code {expect['code']}, got {got}\n{shown}"
+    if "data" in expect:
+        data = body.get("data") if isinstance(body, dict) else None
+        assert isinstance(data, dict), f"{label}: expected a data object\n{shown}"
+        for field, value in expect["data"].items():
+            assert field in data, f"{label}: data has no field {field!r}\n{shown}"
+            assert data[field] == value, \
+                f"{label}: expected data.{field} == {value!r}, got {data[field]!r}\n{shown}"
+    for name, value in (expect.get("headers") or {}).items():
+        got = response.headers.get(name)
+        assert got == value, f"{label}: expected header {name}: {value!r}, got {got!r}\n{shown}"
+
+
+@pytest.mark.parametrize("path", _scenario_params())
+def test_scenario_steps_get_the_documented_responses(path: Path, scenario_client) -> None:
+    client = scenario_client(path.stem)
+    for index, step in enumerate(_steps(path)):
+        label = _step_label(path, index, step)
+        response = _send(client, step["request"])
+        _check(label, step["expect"], response)
+
+
+def test_scenario_runner_catches_a_wrong_expectation(scenario_client) -> None:
+    """The runner is not a rubber stamp: a step expecting the wrong outcome fails, by name."""
+    path = scenarios_dir() / "not-found.yaml"
+    step = _steps(path)[0]
+    wrong = {**step["expect"], "status": 200}
+    wrong.pop("code", None)
+    client = scenario_client("not-found")
+    response = _send(client, step["request"])
+    with pytest.raises(AssertionError, match=r"not-found\.yaml step 1"):
+        _check(_step_label(path, 0, step), wrong, response)
+
+
+# -- coverage of the documented codes ---------------------------------------------------------
+
+def test_scenarios_together_show_every_documented_error_code_and_a_200() -> None:
+    codes: set[str] = set()
+    statuses: set[int] = set()
+    for path in SCENARIO_FILES:
+        for step in _steps(path):
+            if step["request"]["path"].startswith("/v1/"):
+                statuses.add(step["expect"]["status"])
+                if "code" in step["expect"]:
+                    codes.add(step["expect"]["code"])
+    assert DOCUMENTED_ERROR_CODES <= codes, f"no scenario shows {sorted(DOCUMENTED_ERROR_CODES - codes)}"
+    assert 200 in statuses, "no scenario shows a 200"
+
