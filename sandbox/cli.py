@@ -119,11 +119,11 @@ def _banner(url: str, world: World, admin_token: str | None) -> None:
             scopes = ", ".join(sorted(key.scopes)) or "no scopes"
             echo(f"    {key.key:<24} {org.id:<16} {scopes}")
     first = next((a for a in world.appointments), None)
-    write_key = next((k.key for o in world.organizations for k in o.api_keys
-                      if "appointments:read" in k.scopes), None)
-    if first and write_key:
+    read_key = next((k.key for o in world.organizations for k in o.api_keys
+                     if first and o.id == first.org_id and "appointments:read" in k.scopes), None)
+    if first and read_key:
         echo("  try")
         echo(f"    curl -s {url}/v1/appointments/{first.appointment_id} "
-             f"-H 'Authorization: Bearer {write_key}'")
+             f"-H 'Authorization: Bearer {read_key}'")
     echo("Press Ctrl+C to stop.", err=False)
     sys.stdout.flush()

@@ -20,6 +20,7 @@ bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+WORLD_MAX_BYTES = 64 * 1024 * 1024
 
 
 @bp.before_request
@@ -62,10 +63,11 @@ def get_world() -> Response:
 
 @bp.put("/world")
 def put_world() -> Response:
-    raw = request.get_data(cache=True)
     if request.mimetype not in ("application/json",) + YAML_TYPES:
         raise ValidationError("The world must be sent as YAML or JSON.", [Detail(
             "header.Content-Type", "must be application/json or application/yaml")])
+    request.max_content_length = WORLD_MAX_BYTES  # a world is far larger than an API request
+    raw = request.get_data(cache=True)
     document = parse_document(raw, "request body")
     world = load_world(document, "request body")  # raises InvalidWorld, old world stays
     state = runtime().state
@@ -75,7 +77,13 @@ def put_world() -> Response:
 
 @bp.get("/requests")
 def get_requests() -> Response:
-    limit = request.args.get("limit", type=int)
+    raw = request.args.get("limit")
+    limit = None
+    if raw is not None:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValidationError("limit must be a whole number of at least 1.",
+                                  [Detail("query.limit", f"expected a positive integer, got {raw!r}")])
+        limit = int(raw)
     return ok(runtime().state.journal.entries(limit))
 
 
@@ -108,7 +116,11 @@ def put_clock() -> Response:
         if not clock.frozen:
             raise ValidationError("The clock runs in real time; freeze it first.",
                                   [Detail("body.advance_seconds", "the clock is not frozen")])
-        clock.advance(seconds)
+        try:
+            clock.advance(seconds)
+        except (OverflowError, ValueError):
+            raise ValidationError("advance_seconds moves the clock out of range.", [Detail(
+                "body.advance_seconds", "the clock must stay between years 1 and 9999")]) from None
     return ok(_clock_view())
 
 
@@ -134,6 +146,8 @@ def _prefers_yaml() -> bool:
 
 def _loopback(address: str | None) -> bool:
     try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack listener
+    return (mapped or ip).is_loopback

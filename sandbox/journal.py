@@ -12,10 +12,11 @@ MAX_BODY_CHARS = 4096
 
 
 def mask_key(key: str) -> str:
-    """Enough of a key to recognise it, never enough to use it."""
-    if len(key) <= 8:
-        return "…" * min(len(key), 3) or ""
-    return f"{key[:4]}…{key[-4:]}"
+    """Enough of a key to recognise it, never enough to use it: at most a third of it shows."""
+    shown = min(4, len(key) // 6)
+    if shown == 0:
+        return "…"
+    return f"{key[:shown]}…{key[-shown:]}"
 
 
 def clip(text: str, limit: int = MAX_BODY_CHARS) -> str:

@@ -64,15 +64,59 @@ _WorldLoader.add_implicit_resolver(
 
 
 def parse_document(text: str | bytes, source: str) -> Any:
-    """Parse YAML (JSON is YAML too); a syntax error is an InvalidWorld with its line."""
+    """Parse a world document: JSON when it looks like JSON, else YAML.
+
+    Problems (syntax, duplicate keys) are an InvalidWorld with their line.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidWorld(source, [Detail("document", f"not UTF-8 (byte {exc.start})")]) from None
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text, object_pairs_hook=_json_object)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise InvalidWorld(source, [Detail(where, f"not valid JSON: {exc.msg}")]) from None
+        except _DuplicateKey as exc:
+            raise InvalidWorld(source, [Detail("document", str(exc))]) from None
     try:
         return yaml.load(text, Loader=_WorldLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         raise InvalidWorld(source, [Detail(where, f"not valid YAML: {exc.problem}")]) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except yaml.YAMLError as exc:
         raise InvalidWorld(source, [Detail("document", f"not valid YAML: {exc}")]) from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """A YAML mapping that refuses a key given twice (YAML would keep the last silently)."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+_WorldLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_world_file(path: str | Path) -> World:
@@ -129,17 +173,15 @@ def _describe(error: SchemaError) -> tuple[tuple[Any, ...], str]:
 def load_world(document: Any, source: str = "<world>") -> World:
     """Validate a parsed world document and build the World, or raise InvalidWorld."""
     problems = _schema_problems(document)
-    bad_orgs = {p[1] for p, _ in problems if len(p) > 1 and p[0] == "organizations"}
     details = [d for _, d in problems]
     if not isinstance(document, dict) or not isinstance(document.get("organizations"), list):
         raise InvalidWorld(source, details)
-    # Reference checks run on every organization the schema accepted, so that one run
+    # Reference and rule checks run on every part the schema accepted, so that one run
     # reports every problem it can, not only the first kind.
-    builder = _Builder(document)
+    builder = _Builder(document, {path for path, _ in problems})
     for index, org in enumerate(document["organizations"]):
-        if index not in bad_orgs:
-            builder.organization(index, org)
-    details += builder.problems
+        builder.organization(index, org)
+    details = list(dict.fromkeys(details + builder.problems))  # one cause, one line
     if details:
         raise InvalidWorld(source, details)
     return World(
@@ -152,13 +194,20 @@ def load_world(document: Any, source: str = "<world>") -> World:
     )
 
 
-class _Builder:
-    """Checks references and rules across a schema-valid world, and builds its model."""
+_ORG_FIELDS = ("id", "name", "timezone", "rate_limit_per_minute")
+_COLLECTIONS = ("api_keys", "services", "branches", "calendar_windows", "appointments")
 
-    def __init__(self, document: dict[str, Any]) -> None:
+
+class _Builder:
+    """Checks references and rules across the schema-valid parts of a world, and builds its
+    model. Parts with schema problems are skipped, and so are the checks that depend on them
+    (an appointment is not said to match no window when a window was itself invalid)."""
+
+    def __init__(self, document: dict[str, Any], bad_paths: set[tuple[Any, ...]]) -> None:
         self.problems: list[Detail] = []
+        self._bad = bad_paths
         raw_clock = document.get("clock")
-        self.clock = parse_utc(raw_clock) if isinstance(raw_clock, str) and self._ok_clock(raw_clock) else None
+        self.clock = parse_utc(raw_clock) if isinstance(raw_clock, str) and self.ok(("clock",)) else None
         self.organizations: list[Organization] = []
         self.appointments: list[Appointment] = []
         self._org_ids: set[str] = set()
@@ -166,18 +215,25 @@ class _Builder:
         self._appointment_ids: dict[str, str] = {}
         self._store = Store([])
 
-    def _ok_clock(self, raw: str) -> bool:
-        try:
-            parse_utc(raw)
-            return True
-        except ValueError as exc:
-            self.problems.append(Detail("clock", str(exc)))
-            return False
+    def ok(self, prefix: tuple[Any, ...]) -> bool:
+        """No schema problem at or below `prefix`."""
+        return not any(path[:len(prefix)] == prefix for path in self._bad)
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(Detail(where, message))
 
-    def organization(self, index: int, raw: dict[str, Any]) -> None:
+    def _valid_items(self, raw: dict[str, Any], index: int, field: str) -> tuple[list[tuple[int, Any]], bool]:
+        """The items of a collection that passed the schema, and whether all did."""
+        items = [(i, item) for i, item in enumerate(raw.get(field, []))
+                 if self.ok(("organizations", index, field, i))]
+        return items, len(items) == len(raw.get(field, []))
+
+    def organization(self, index: int, raw: Any) -> None:
+        base = ("organizations", index)
+        if not isinstance(raw, dict) or (base in self._bad) or any(
+                not self.ok(base + (f,)) for f in _ORG_FIELDS) or any(
+                not isinstance(raw.get(f, []), list) for f in _COLLECTIONS):
+            return
         at = f"organizations[{index}]"
         self._unique(self._org_ids, raw["id"], f"{at}.id", "organization id")
         try:
@@ -186,43 +242,47 @@ class _Builder:
             self.problem(f"{at}.timezone", f"unknown timezone {raw['timezone']!r} (use an IANA name such as UTC or Asia/Kolkata)")
             zone = ZoneInfo("UTC")
         keys = []
-        for i, k in enumerate(raw.get("api_keys", [])):
+        for i, k in self._valid_items(raw, index, "api_keys")[0]:
             owner = self._keys.setdefault(k["key"], f"{at}.api_keys[{i}]")
             if owner != f"{at}.api_keys[{i}]":
                 self.problem(f"{at}.api_keys[{i}].key", f"duplicate API key (also at {owner})")
             keys.append(ApiKey(k["key"], frozenset(k["scopes"]), k.get("name")))
-        services = self._entities(raw, "services", Service, at)
-        branches = self._entities(raw, "branches", Branch, at)
-        windows = self._windows(raw, at, {s.id for s in services}, {b.id for b in branches})
+        services, services_complete = self._entities(raw, index, "services", "service", Service)
+        branches, branches_complete = self._entities(raw, index, "branches", "branch", Branch)
+        refs = _References({s.id for s in services} if services_complete else None,
+                           {b.id for b in branches} if branches_complete else None)
+        windows, windows_complete = self._windows(raw, index, refs)
         org = Organization(raw["id"], raw["name"], zone, raw.get("rate_limit_per_minute"),
                            tuple(keys), tuple(services), tuple(branches), tuple(windows))
         self.organizations.append(org)
-        for i, appt in enumerate(raw.get("appointments", [])):
-            self._appointment(org, appt, f"{at}.appointments[{i}]")
+        refs.windows_complete = windows_complete
+        for i, appt in self._valid_items(raw, index, "appointments")[0]:
+            self._appointment(org, appt, f"{at}.appointments[{i}]", refs)
 
     def _unique(self, seen: set[str], value: str, where: str, what: str) -> None:
         if value in seen:
             self.problem(where, f"duplicate {what} {value!r}")
         seen.add(value)
 
-    def _entities(self, raw: dict[str, Any], field: str, kind: type, at: str) -> list[Any]:
+    def _entities(self, raw: dict[str, Any], index: int, field: str, noun: str,
+                  kind: type) -> tuple[list[Any], bool]:
         seen: set[str] = set()
-        items = []
-        for i, item in enumerate(raw.get(field, [])):
-            self._unique(seen, item["id"], f"{at}.{field}[{i}].id", f"{field[:-1]} id")
-            items.append(kind(item["id"], item["name"]))
-        return items
+        at = f"organizations[{index}].{field}"
+        valid, complete = self._valid_items(raw, index, field)
+        for i, item in valid:
+            self._unique(seen, item["id"], f"{at}[{i}].id", f"{noun} id")
+        return [kind(item["id"], item["name"]) for _, item in valid], complete
 
-    def _windows(self, raw: dict[str, Any], at: str, services: set[str],
-                 branches: set[str]) -> list[Window]:
+    def _windows(self, raw: dict[str, Any], index: int, refs: "_References") -> tuple[list[Window], bool]:
         seen: set[str] = set()
-        windows: list[Window] = []
-        for i, w in enumerate(raw.get("calendar_windows", [])):
-            where = f"{at}.calendar_windows[{i}]"
+        placed: list[tuple[int, Window]] = []  # with their index in the file
+        valid, complete = self._valid_items(raw, index, "calendar_windows")
+        for i, w in valid:
+            where = f"organizations[{index}].calendar_windows[{i}]"
             self._unique(seen, w["id"], f"{where}.id", "window id")
-            if w["branch_id"] not in branches:
+            if not refs.has_branch(w["branch_id"]):
                 self.problem(f"{where}.branch_id", f"unknown branch {w['branch_id']!r}")
-            if w.get("appointment_type") is not None and w["appointment_type"] not in services:
+            if w.get("appointment_type") is not None and not refs.has_service(w["appointment_type"]):
                 self.problem(f"{where}.appointment_type", f"unknown service {w['appointment_type']!r}")
             start, end = _wall_time(w["start_time"]), _wall_time(w["end_time"])
             if start >= end:
@@ -236,24 +296,28 @@ class _Builder:
                 active=w.get("active", True),
                 closed_dates=frozenset(date.fromisoformat(d) for d in w.get("closed_dates", [])),
             )
-            clash = next((j for j, o in enumerate(windows) if _overlap(o, window)), None)
+            clash = next((j for j, o in placed if _overlap(o, window)), None)
             if clash is not None:
-                self.problem(where, f"overlaps calendar_windows[{clash}] ({windows[clash].label()}, "
-                                    "same branch, day and service); a time must fall in one window")
-            windows.append(window)
-        return windows
+                other = dict(placed)[clash]
+                self.problem(where, f"overlaps calendar_windows[{clash}] ({other.label()}, same "
+                                    "branch, day and service); a time must fall in one window")
+            placed.append((i, window))
+        return [w for _, w in placed], complete
 
-    def _appointment(self, org: Organization, raw: dict[str, Any], where: str) -> None:
+    def _appointment(self, org: Organization, raw: dict[str, Any], where: str,
+                     refs: "_References") -> None:
         appointment_id = raw["appointment_id"]
         owner = self._appointment_ids.setdefault(appointment_id, where)
         if owner != where:
             self.problem(f"{where}.appointment_id", f"duplicate appointment id {appointment_id!r} (also at {owner})")
-            return
-        if raw["branch_id"] not in {b.id for b in org.branches}:
+        known = True
+        if not refs.has_branch(raw["branch_id"]):
             self.problem(f"{where}.branch_id", f"unknown branch {raw['branch_id']!r}")
-            return
-        if raw["appointment_type"] not in {s.id for s in org.services}:
+            known = False
+        if not refs.has_service(raw["appointment_type"]):
             self.problem(f"{where}.appointment_type", f"unknown service {raw['appointment_type']!r}")
+            known = False
+        if owner != where or not known or not refs.complete:
             return
         on = date.fromisoformat(raw["date"])
         window = booking.window_for_slot(org, raw["branch_id"], on, raw["session"], raw["batch"],
@@ -283,6 +347,26 @@ class _Builder:
                 return
         self._store.put(appointment)
         self.appointments.append(appointment)
+
+
+@dataclass
+class _References:
+    """The ids an organization's entries may refer to; None where a part failed the schema
+    and references to it cannot be judged."""
+
+    services: set[str] | None
+    branches: set[str] | None
+    windows_complete: bool = True
+
+    def has_service(self, service_id: str) -> bool:
+        return self.services is None or service_id in self.services
+
+    def has_branch(self, branch_id: str) -> bool:
+        return self.branches is None or branch_id in self.branches
+
+    @property
+    def complete(self) -> bool:
+        return self.services is not None and self.branches is not None and self.windows_complete
 
 
 def _wall_time(text: str) -> time:

@@ -1,0 +1,447 @@
+"""The `huskyvoice-sandbox` command, run as users run it: real processes, real ports.
+
+Servers are started with `--port 0` and the URL is read from the banner they print, so these
+tests also check that the banner tells the truth. Every server is stopped, every wait bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import yaml
+
+from sandbox.resources import default_world_path
+
+START_TIMEOUT = 30.0
+RUN_TIMEOUT = 60.0
+DOC_ID = "appt_a1b2c3d4e5"
+DEMO_KEYS = ["YOUR_API_KEY", "sk_test_demo_write", "sk_test_demo_read", "sk_test_demo_calls",
+             "sk_test_other_write"]
+
+# The request on the "Updating Appointments" page, verbatim.
+DOCUMENTED_CURL = r"""curl -s -X PATCH https://api.huskyvoice.ai/v1/appointments/appt_a1b2c3d4e5 \
+-H "Authorization: Bearer YOUR_API_KEY" \
+-H "Content-Type: application/json" \
+-d '{
+"assigned_doctor": "Dr. Priya Sharma",
+"notes": "Patient requested morning slot"
+}'"""
+DOCUMENTED_HOST = "https://api.huskyvoice.ai"
+DOCUMENTED_BODY = ('{\n"assigned_doctor": "Dr. Priya Sharma",\n'
+                   '"notes": "Patient requested morning slot"\n}')
+# The response on the same page, verbatim.
+DOCUMENTED_RESPONSE = """{
+"success": true,
+"data": {
+"appointment_id": "appt_a1b2c3d4e5",
+"appointment_type": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+"branch_id": "branch_uuid_here",
+"date": "2026-06-15",
+"session": "Morning",
+"batch": "MA",
+"token": null,
+"patient_name": "Aadhi",
+"parent_phone": "+919840XXXXXX",
+"assigned_doctor": "Dr. Priya Sharma",
+"status": "confirmed",
+"external_reference_id": null,
+"created_at": "2026-05-26T10:00:00.000Z",
+"updated_at": "2026-05-26T11:00:00.000Z"
+}
+}"""
+
+SMALL_WORLD = {
+    "version": 1,
+    "clock": "2026-07-01T08:00:00.000Z",
+    "organizations": [{
+        "id": "org_small", "name": "Small Clinic", "timezone": "Europe/London",
+        "api_keys": [{"key": "sk_test_small", "scopes": ["appointments:read", "appointments:write"]}],
+        "services": [{"id": "11111111-2222-4333-8444-555555555555", "name": "Checkup"}],
+        "branches": [{"id": "small_branch", "name": "Only Branch"}],
+        "calendar_windows": [{
+            "id": "small_window", "branch_id": "small_branch", "day": "wednesday",
+            "session": "Morning", "batch": "M1", "start_time": "09:00", "end_time": "12:00",
+            "max_slots": 2, "ai_slots": 1}],
+        "appointments": [{
+            "appointment_id": "appt_small_1",
+            "appointment_type": "11111111-2222-4333-8444-555555555555",
+            "branch_id": "small_branch", "date": "2026-07-01", "session": "Morning",
+            "batch": "M1", "patient_name": "Sam", "parent_phone": "+441234"}],
+    }],
+}
+
+
+def cli() -> list[str]:
+    script = shutil.which("huskyvoice-sandbox")
+    return [script] if script else [sys.executable, "-c", "from sandbox.cli import main; main()"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "HUSKYVOICE_SANDBOX_ADMIN_TOKEN"}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cli() + list(args), capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT, env=kwargs.pop("env", clean_env()), **kwargs)
+
+
+def bad_world_file(directory: Path) -> tuple[Path, list[str]]:
+    """A world with three problems of three kinds, and the lines that must locate them."""
+    document = yaml.safe_load(json.dumps(SMALL_WORLD))
+    org = document["organizations"][0]
+    org["appointments"][0]["branch_id"] = "x"
+    org["calendar_windows"][0]["ai_slots"] = 9
+    org["services"][0]["colour"] = "red"
+    document["organizations"].append(dict(org, id="org_second", appointments=[],
+                                          timezone="Nowhere/Land", services=[], api_keys=[],
+                                          calendar_windows=[]))
+    path = directory / "bad-world.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path, ["organizations[0].services[0]: unknown field 'colour'",
+                  "organizations[1].timezone: unknown timezone 'Nowhere/Land'"]
+
+
+def bad_world_refs(directory: Path) -> tuple[Path, list[str]]:
+    """A schema-valid world with reference and rule problems in one organization."""
+    document = json.loads(json.dumps(SMALL_WORLD))
+    org = document["organizations"][0]
+    org["appointments"][0]["branch_id"] = "x"
+    org["calendar_windows"][0]["ai_slots"] = 9
+    path = directory / "bad-refs.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path, ["organizations[0].calendar_windows[0].ai_slots: ai_slots (9) exceeds max_slots (2)",
+                  "organizations[0].appointments[0].branch_id: unknown branch 'x'"]
+
+
+# -- a served process -------------------------------------------------------------------------
+
+class Served:
+    """`huskyvoice-sandbox serve --port 0 ...`, its output collected by two reader threads."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            cli() + ["serve", "--port", "0", *args], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env or clean_env())
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                         for stream, lines in ((self.process.stdout, self.stdout),
+                                               (self.process.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+        self.url = self._wait_for_url()
+
+    @staticmethod
+    def _read(stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    def _wait_for_url(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            for line in list(self.stdout):
+                found = re.search(r"(http://[\w.\[\]:-]+?:\d+)/v1/", line)
+                if found:
+                    return found.group(1)
+            if self.process.poll() is not None:
+                self.stop()
+                raise AssertionError(f"serve exited {self.process.returncode}:\n"
+                                     + "\n".join(self.stdout + self.stderr))
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError("serve printed no URL in time:\n" + "\n".join(self.stdout + self.stderr))
+
+    def wait_for_stderr(self, predicate: Callable[[list[str]], bool], timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not predicate(list(self.stderr)):
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    started: list[Served] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Served:
+        server = Served(*args, env=env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# -- validate ---------------------------------------------------------------------------------
+
+def test_validate_good_files(tmp_path) -> None:
+    json_world = tmp_path / "small.json"
+    json_world.write_text(json.dumps(SMALL_WORLD, indent=2), encoding="utf-8")
+    result = run("validate", str(default_world_path()), str(json_world))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{default_world_path()}: ok (2 organizations, 10 appointments)",
+        f"{json_world}: ok (1 organizations, 1 appointments)",
+    ]
+
+
+def test_validate_bad_file_prints_every_located_problem(tmp_path) -> None:
+    path, expected = bad_world_refs(tmp_path)
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert "ok" not in result.stdout
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{path}: the world has 2 problems; nothing was loaded"
+    assert sorted(line.strip() for line in lines[1:3]) == sorted(expected)
+    assert lines[-1] == "1 of 1 world files have problems"
+
+
+def test_validate_several_paths_reports_each(tmp_path) -> None:
+    refs, ref_problems = bad_world_refs(tmp_path)
+    schema, schema_problems = bad_world_file(tmp_path)
+    missing = tmp_path / "missing.yaml"
+    result = run("validate", str(default_world_path()), str(refs), str(schema), str(missing))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{default_world_path()}: ok (2 organizations, 10 appointments)"]
+    for expected in ref_problems + schema_problems:
+        assert any(line.strip().startswith(expected) for line in result.stderr.splitlines()), \
+            (expected, result.stderr)
+    assert f"{missing}: the world has 1 problem" in result.stderr
+    assert "  file: " in result.stderr
+    assert result.stderr.splitlines()[-1] == "3 of 4 world files have problems"
+
+
+def test_validate_reports_yaml_syntax_errors_by_line(tmp_path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("version: 1\norganizations:\n  - id: org_a\n    name: Clinic: Main\n",
+                    encoding="utf-8")
+    result = run("validate", str(path))
+    assert result.returncode == 1
+    assert re.search(r"^  line 4, column \d+: not valid YAML", result.stderr, re.M), result.stderr
+
+
+def test_validate_needs_a_path() -> None:
+    result = run("validate")
+    assert result.returncode != 0
+    assert "PATHS" in result.stderr
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+@pytest.mark.live
+def test_serve_prints_the_url_and_the_demo_keys_and_serves(serve, checked_http) -> None:
+    server = serve()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url) and not server.url.endswith(":0")
+    banner = "\n".join(server.stdout)
+    assert f"{server.url}/v1/appointments/" in banner
+    for key in DEMO_KEYS:
+        assert re.search(rf"^\s+{re.escape(key)}\s", banner, re.M), (key, banner)
+    response = checked_http("GET", f"{server.url}/v1/appointments/{DOC_ID}",
+                            headers={"Authorization": "Bearer sk_test_demo_read"})
+    assert response.status_code == 200
+    assert response.json()["data"]["appointment_id"] == DOC_ID
+    health = checked_http("GET", f"{server.url}/_sandbox/health")
+    assert health.status_code == 200 and health.json()["data"]["status"] == "ok"
+    spec = checked_http("GET", f"{server.url}/openapi.yaml")
+    assert spec.status_code == 200 and "openapi:" in spec.text
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
+@pytest.mark.skipif(not shutil.which("sh"), reason="no POSIX shell to run the documented command")
+@pytest.mark.live
+def test_documented_curl_prints_the_documented_response(serve) -> None:
+    server = serve()
+    command = DOCUMENTED_CURL.replace(DOCUMENTED_HOST, server.url)
+    assert command.count(server.url) == 1
+    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
+                            timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    expected = json.loads(DOCUMENTED_RESPONSE)
+    printed = json.loads(result.stdout)
+    assert printed == expected
+    assert list(printed["data"]) == list(expected["data"])
+
+
+@pytest.mark.live
+def test_documented_request_with_requests_gets_the_documented_response(serve, checked_http) -> None:
+    server = serve()
+    response = checked_http(
+        "PATCH", f"{server.url}/v1/appointments/{DOC_ID}",
+        headers={"Authorization": "Bearer YOUR_API_KEY", "Content-Type": "application/json"},
+        data=DOCUMENTED_BODY.encode("utf-8"))
+    assert response.status_code == 200
+    expected = json.loads(DOCUMENTED_RESPONSE)
+    assert response.json() == expected
+    assert list(response.json()["data"]) == list(expected["data"])
+    # the notes were stored, though the documented object does not show them
+    world = checked_http("GET", f"{server.url}/_sandbox/world").json()["data"]
+    stored = next(a for a in world["organizations"][0]["appointments"] if a["appointment_id"] == DOC_ID)
+    assert stored["notes"] == "Patient requested morning slot"
+
+
+def test_documented_texts_here_match_the_reference_page(request) -> None:
+    page = request.config.rootpath.parent / "shared" / "reference" / "updating-appointments.txt"
+    if not page.is_file():
+        pytest.skip(f"no reference page at {page}")
+    text = page.read_text(encoding="utf-8")
+    assert DOCUMENTED_CURL in text
+    assert DOCUMENTED_RESPONSE in text
+
+
+@pytest.mark.live
+def test_serve_logs_each_request_in_one_line_on_stderr(serve, checked_http) -> None:
+    server = serve()
+    checked_http("PATCH", f"{server.url}/v1/appointments/{DOC_ID}",
+                 headers={"Authorization": "Bearer sk_test_demo_write"}, json={"notes": "x"})
+    checked_http("GET", f"{server.url}/v1/appointments/{DOC_ID}")
+    checked_http("GET", f"{server.url}/no/such/path")
+    checked_http("GET", f"{server.url}/_sandbox/health")
+    expected = [
+        r'"PATCH /v1/appointments/appt_a1b2c3d4e5" 200 ',
+        r'"GET /v1/appointments/appt_a1b2c3d4e5" 401 UNAUTHORIZED ',
+        r'"GET /no/such/path" 404 NOT_FOUND ',
+        r'"GET /_sandbox/health" 200 ',
+    ]
+    request_line = re.compile(r'"(GET|PATCH|PUT|POST|DELETE|HEAD|OPTIONS) /')
+    server.wait_for_stderr(lambda lines: len([x for x in lines if request_line.search(x)]) >= 4)
+    logged = [line for line in server.stderr if request_line.search(line)]
+    assert len(logged) == 4, server.stderr
+    for pattern, line in zip(expected, logged):
+        assert re.search(pattern, line), (pattern, line)
+        assert "127.0.0.1" in line
+
+
+@pytest.mark.live
+def test_serve_bad_world_exits_with_the_problems(tmp_path) -> None:
+    path, expected = bad_world_refs(tmp_path)
+    result = run("serve", "--port", "0", "--fixtures", str(path))
+    assert result.returncode != 0
+    assert "http://" not in result.stdout
+    for problem in expected:
+        assert f"  {problem}" in result.stderr.splitlines(), result.stderr
+    assert "error: the world was refused" in result.stderr
+
+
+@pytest.mark.live
+def test_serve_missing_world_file_exits_with_a_clear_message(tmp_path) -> None:
+    result = run("serve", "--port", "0", "--fixtures", str(tmp_path / "absent.yaml"))
+    assert result.returncode != 0
+    assert "http://" not in result.stdout
+    assert "absent.yaml" in result.stderr and "error:" in result.stderr
+
+
+@pytest.mark.live
+def test_serve_on_a_busy_port_exits_with_a_clear_message() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = run("serve", "--host", "127.0.0.1", "--port", str(port))
+    assert result.returncode != 0
+    assert "http://" not in result.stdout
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr
+
+
+@pytest.mark.live
+def test_serve_fixtures_serves_that_world(serve, checked_http, tmp_path) -> None:
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(SMALL_WORLD), encoding="utf-8")
+    server = serve("--fixtures", str(path))
+    banner = "\n".join(server.stdout)
+    assert str(path) in banner and "sk_test_small" in banner and "YOUR_API_KEY" not in banner
+    small = checked_http("GET", f"{server.url}/v1/appointments/appt_small_1",
+                         headers={"Authorization": "Bearer sk_test_small"})
+    assert small.status_code == 200 and small.json()["data"]["patient_name"] == "Sam"
+    default = checked_http("GET", f"{server.url}/v1/appointments/{DOC_ID}",
+                           headers={"Authorization": "Bearer YOUR_API_KEY"})
+    assert default.status_code == 401
+    clock = checked_http("GET", f"{server.url}/_sandbox/clock").json()["data"]
+    assert clock == {"now": "2026-07-01T08:00:00.000Z", "frozen": True}
+
+
+@pytest.mark.live
+def test_serve_fixtures_accepts_a_json_world(serve, checked_http, tmp_path) -> None:
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(SMALL_WORLD), encoding="utf-8")
+    server = serve("--fixtures", str(path))
+    response = checked_http("GET", f"{server.url}/v1/appointments/appt_small_1",
+                            headers={"Authorization": "Bearer sk_test_small"})
+    assert response.status_code == 200
+
+
+@pytest.mark.live
+def test_serve_admin_token_guards_the_control_api(serve, checked_http) -> None:
+    server = serve("--admin-token", "s3cret-token")
+    assert "admin token required" in "\n".join(server.stdout)
+    refused = checked_http("GET", f"{server.url}/_sandbox/health")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
+    wrong = checked_http("POST", f"{server.url}/_sandbox/reset",
+                         headers={"X-Sandbox-Admin-Token": "s3cret"})
+    assert wrong.status_code == 403
+    allowed = checked_http("GET", f"{server.url}/_sandbox/health",
+                           headers={"X-Sandbox-Admin-Token": "s3cret-token"})
+    assert allowed.status_code == 200
+    api = checked_http("GET", f"{server.url}/v1/appointments/{DOC_ID}",
+                       headers={"Authorization": "Bearer YOUR_API_KEY"})
+    assert api.status_code == 200
+
+
+@pytest.mark.live
+def test_serve_admin_token_from_the_environment(serve, checked_http) -> None:
+    server = serve(env=clean_env(HUSKYVOICE_SANDBOX_ADMIN_TOKEN="from-env"))
+    assert checked_http("GET", f"{server.url}/_sandbox/health").status_code == 403
+    assert checked_http("GET", f"{server.url}/_sandbox/health",
+                        headers={"X-Sandbox-Admin-Token": "from-env"}).status_code == 200
+
+
+@pytest.mark.live
+def test_serve_without_admin_token_serves_loopback_control(serve, checked_http) -> None:
+    server = serve()
+    assert "loopback clients only" in "\n".join(server.stdout)
+    assert checked_http("POST", f"{server.url}/_sandbox/reset").status_code == 200
+
+
+@pytest.mark.live
+def test_serve_fixtures_serves_a_packaged_scenario(serve, checked_http) -> None:
+    from sandbox.resources import scenarios_dir
+    from sandbox.world import load_world_file
+
+    scenarios = sorted(scenarios_dir().glob("*.yaml")) if scenarios_dir().is_dir() else []
+    if not scenarios:
+        pytest.skip("no scenario worlds in fixtures/scenarios")
+    path = scenarios[0]
+    world = load_world_file(path)
+    server = serve("--fixtures", str(path))
+    assert str(path) in "\n".join(server.stdout)
+    health = checked_http("GET", f"{server.url}/_sandbox/health").json()["data"]
+    assert (health["organizations"], health["appointments"]) == \
+        (len(world.organizations), len(world.appointments))
+    served = checked_http("GET", f"{server.url}/_sandbox/world").json()["data"]
+    assert [o["id"] for o in served["organizations"]] == [o.id for o in world.organizations]
