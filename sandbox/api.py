@@ -80,10 +80,14 @@ def read_patch() -> tuple[Patch, list[str]]:
     """The validated patch, and the names of the fields that were ignored."""
     contract = runtime().contract
     body = read_json_object()
+    updatable = contract.body_fields(PATCH_OPERATION)
     problems = contract.body_problems(PATCH_OPERATION, body)
+    if problems and not any(name in updatable for name in body):
+        # Name what was sent instead, so a typo ("doctor") is easy to spot.
+        problems += [Detail(f"body.{name}"[:100], "is not an updatable field")
+                     for name in list(body)[:10]]
     if problems:
         raise ValidationError("The request body is invalid.", problems)
-    updatable = contract.body_fields(PATCH_OPERATION)
     fields: dict[str, Any] = {name: body[name] for name in updatable if name in body}
     if "appointment_date" in fields:
         try:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from .contract import Contract
-from .errors import ApiError, Detail, ValidationError
+from .errors import ApiError, Detail, PayloadTooLarge, ValidationError
 from .state import SandboxState
 
 EXTENSION = "huskyvoice_sandbox"
@@ -54,6 +54,12 @@ def read_json(*, allow: tuple[str, ...] = JSON_TYPES) -> Any:
         raise ValidationError("The request body must be UTF-8.",
                               [Detail("header.Content-Type", f"charset must be utf-8, got {charset}")])
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit \
+            and request.environ["wsgi.input"].read(1):
+        # A chunked body has no Content-Length for Werkzeug to refuse up front, and its
+        # limited stream stops at the limit silently: a byte beyond it means "too large".
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     return parse_json_text(raw)
 
 
