@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
+from . import strictjson
 from .contract import Contract
 from .errors import ApiError, Detail, PayloadTooLarge, ValidationError
 from .state import SandboxState
@@ -74,7 +75,7 @@ def parse_json_text(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise problem(f"invalid UTF-8 at byte {exc.start}") from None
     try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        value = strictjson.loads(text)
     except json.JSONDecodeError as exc:
         raise problem(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
@@ -93,19 +94,6 @@ def read_json_object() -> dict[str, Any]:
         raise ValidationError("The request body must be a JSON object.",
                               [Detail("body", f"must be a JSON object, got {kind}")])
     return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key[:64]!r}")
-        result[key] = value
-    return result
 
 
 def _check_strings(value: Any) -> None:

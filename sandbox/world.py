@@ -20,7 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaError
 
-from . import booking
+from . import booking, strictjson
 from .clock import format_timestamp, parse_utc, utc_now
 from .errors import ApiError, Detail, InvalidWorld
 from .model import (ApiKey, Appointment, Branch, Organization, Service, Window)
@@ -75,11 +75,11 @@ def parse_document(text: str | bytes, source: str) -> Any:
             raise InvalidWorld(source, [Detail("document", f"not UTF-8 (byte {exc.start})")]) from None
     if text.lstrip().startswith("{"):
         try:
-            return json.loads(text, object_pairs_hook=_json_object)
+            return strictjson.loads(text)
         except json.JSONDecodeError as exc:
             where = f"line {exc.lineno}, column {exc.colno}"
             raise InvalidWorld(source, [Detail(where, f"not valid JSON: {exc.msg}")]) from None
-        except _DuplicateKey as exc:
+        except ValueError as exc:  # a key given twice, NaN
             raise InvalidWorld(source, [Detail("document", str(exc))]) from None
     try:
         return yaml.load(text, Loader=_WorldLoader)  # noqa: S506 - a SafeLoader subclass
@@ -89,19 +89,6 @@ def parse_document(text: str | bytes, source: str) -> Any:
         raise InvalidWorld(source, [Detail(where, f"not valid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise InvalidWorld(source, [Detail("document", f"not valid YAML: {exc}")]) from None
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(f"duplicate key {key!r}")
-        result[key] = value
-    return result
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:

@@ -14,6 +14,8 @@ import yaml
 
 from sandbox.resources import default_world_path
 
+from helpers import error_of
+
 DOC_ID = "appt_a1b2c3d4e5"
 LAKEVIEW_ID = "appt_9z8y7x6w5v"
 MISSING_ID = "appt_zzzzzzzzzz"  # same length as LAKEVIEW_ID, so the bodies can be compared
@@ -31,14 +33,6 @@ def url(appointment_id: str = DOC_ID) -> str:
     return f"/v1/appointments/{appointment_id}"
 
 
-def error_of(response, status: int, code: str) -> dict:
-    """The error object of an enveloped error response, after checking status and code."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["success"] is False
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def send(client, method: str, appointment_id: str = DOC_ID, headers: dict | None = None,

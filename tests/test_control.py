@@ -6,7 +6,6 @@ control responses are JSON envelopes (the YAML dump of the world is the one exce
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any

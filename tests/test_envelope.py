@@ -7,7 +7,6 @@ Issue 2, section 3, the bullets after the numbered list, and section 5 (the spec
 from __future__ import annotations
 
 import io
-import json
 import logging
 
 import pytest
@@ -17,22 +16,14 @@ import sandbox.api
 import sandbox.booking
 from sandbox.resources import spec_path
 
+from helpers import error_of
+
 DOC_ID = "appt_a1b2c3d4e5"
 URL = f"/v1/appointments/{DOC_ID}"
 HEADERS = {"Authorization": "Bearer sk_test_demo_write"}
 MAX_BODY = 64 * 1024
 
 
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    text = response.get_data(as_text=True)
-    assert "<html" not in text.lower() and "<!doctype" not in text.lower()
-    body = json.loads(text)
-    assert body["success"] is False
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
 
 
 def allowed(response) -> set[str]:

@@ -19,6 +19,8 @@ import yaml
 
 from sandbox.resources import default_world_path
 
+from helpers import appointment_in, error_of
+
 WRITE_KEY = "sk_test_demo_write"
 LAKEVIEW_KEY = "sk_test_other_write"
 
@@ -69,25 +71,12 @@ def ok(response) -> dict:
     return body["data"]
 
 
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["success"] is False
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def slot(data: dict) -> tuple[str, str, str]:
     return data["date"], data["session"], data["batch"]
 
 
-def appointment_in(world: dict, appointment_id: str) -> dict:
-    for org in world["organizations"]:
-        for appointment in org["appointments"]:
-            if appointment["appointment_id"] == appointment_id:
-                return appointment
-    raise KeyError(appointment_id)
 
 
 def default_world() -> dict:

@@ -10,6 +10,8 @@ import json
 
 import pytest
 
+from helpers import appointment_in
+
 DOC_ID = "appt_a1b2c3d4e5"
 WRITE_KEY = "sk_test_demo_write"
 URL = f"/v1/appointments/{DOC_ID}"
@@ -42,12 +44,6 @@ def locations(response) -> set[str]:
     return {d["location"] for d in validation_details(response)}
 
 
-def appointment_in(world: dict, appointment_id: str) -> dict:
-    for org in world["organizations"]:
-        for appointment in org["appointments"]:
-            if appointment["appointment_id"] == appointment_id:
-                return appointment
-    raise KeyError(appointment_id)
 
 
 # -- the body is not a JSON object -----------------------------------------------------------
