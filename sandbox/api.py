@@ -18,7 +18,7 @@ from .errors import (Detail, InsufficientScope, NotFound, RateLimitExceeded, Una
                      ValidationError)
 from .http import read_json_object, runtime
 from .model import PUBLIC_FIELDS, Appointment
-from .store import Credential
+from .store import Credential, Store
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -29,8 +29,8 @@ IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
 
 @bp.get("/appointments/<appointment_id>")
 def get_appointment(appointment_id: str) -> Response:
-    credential = authorize(GET_OPERATION)
-    store = runtime().state.store
+    store = runtime().state.store  # read once: a world swap mid-request must not mix worlds
+    credential = authorize(GET_OPERATION, store)
     found = store.get(credential.organization.id, appointment_id)
     if found is None:
         raise _not_found(appointment_id)
@@ -39,27 +39,34 @@ def get_appointment(appointment_id: str) -> Response:
 
 @bp.patch("/appointments/<appointment_id>")
 def update_appointment(appointment_id: str) -> Response:
-    credential = authorize(PATCH_OPERATION)
-    patch, ignored = read_patch()
     state = runtime().state
-    org, store = credential.organization, state.store
+    store = state.store  # read once: the checks and the write must see one world
+    credential = authorize(PATCH_OPERATION, store)
+    patch = read_patch()
+    org = credential.organization
     with store.lock:
         current = store.get(org.id, appointment_id)
         if current is None:
             raise _not_found(appointment_id)
         updated = booking.apply_patch(org, store, current, patch, state.clock.now())
         store.put(updated)
-    response = render(updated)
+    return render(updated)
+
+
+@bp.after_request
+def name_ignored_fields(response: Response) -> Response:
+    """Unknown and read-only fields are named on every answer that got past validation."""
+    ignored = g.get("ignored_fields")
     if ignored:
         response.headers[IGNORED_HEADER] = _header_list(ignored)
     return response
 
 
-def authorize(operation_id: str) -> Credential:
+def authorize(operation_id: str, store: Store) -> Credential:
     """401, then 403, then 429, in that order."""
     rt = runtime()
     key = _bearer_key(request.headers.get("Authorization"))
-    credential = rt.state.store.authenticate(key)
+    credential = store.authenticate(key)
     if credential is None:
         raise Unauthorized("Invalid API key.")
     g.credential = credential
@@ -76,8 +83,8 @@ def authorize(operation_id: str) -> Credential:
     return credential
 
 
-def read_patch() -> tuple[Patch, list[str]]:
-    """The validated patch, and the names of the fields that were ignored."""
+def read_patch() -> Patch:
+    """The validated patch; the names of ignored fields are kept for the response header."""
     contract = runtime().contract
     body = read_json_object()
     updatable = contract.body_fields(PATCH_OPERATION)
@@ -95,7 +102,8 @@ def read_patch() -> tuple[Patch, list[str]]:
         except ValueError as exc:
             raise ValidationError("The request body is invalid.",
                                   [Detail("body.appointment_date", str(exc))]) from None
-    return Patch(**fields), [name for name in body if name not in updatable]
+    g.ignored_fields = [name for name in body if name not in updatable]
+    return Patch(**fields)
 
 
 def render(appointment: Appointment) -> Response:

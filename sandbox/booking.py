@@ -49,11 +49,6 @@ class Patch:
         return any(v is not UNSET for v in (self.appointment_date, self.session, self.batch))
 
 
-def patient_key(patient_name: str, parent_phone: str) -> tuple[str, str]:
-    """Who a booking is for: the phone, and the name compared case-insensitively and trimmed."""
-    return parent_phone.strip(), patient_name.strip().casefold()
-
-
 def apply_patch(org: Organization, ledger: Ledger, current: Appointment, patch: Patch,
                 now: datetime) -> Appointment:
     """The appointment after `patch`, or the error of the first rule the patch breaks."""
@@ -94,7 +89,7 @@ def check_room(org: Organization, ledger: Ledger, appointment: Appointment,
     `current` is the same appointment before the change: it never counts against itself.
     """
     own_id = appointment.appointment_id
-    patient = patient_key(appointment.patient_name, appointment.parent_phone)
+    patient = appointment.patient
     others = ledger.active_bookings(org.id, patient, appointment.appointment_type,
                                     appointment.date) - {own_id}
     if others:

@@ -40,13 +40,13 @@ def error_response(error: ApiError) -> Response:
     return response
 
 
-def read_json(*, allow: tuple[str, ...] = JSON_TYPES) -> Any:
+def read_json() -> Any:
     """The request body parsed as JSON, or a 400 VALIDATION_ERROR saying exactly why not.
 
     Strict where Python's json module is lenient: no NaN/Infinity, no duplicate keys, no
     unpaired surrogates, only UTF-8.
     """
-    if request.mimetype not in allow:
+    if request.mimetype not in JSON_TYPES:
         got = request.headers.get("Content-Type") or "none"
         raise ValidationError("The request body must be JSON.",
                               [Detail("header.Content-Type", f"must be application/json, got {got}")])

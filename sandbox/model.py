@@ -1,7 +1,7 @@
 """The sandbox's plain data: organizations with their configuration, and appointments.
 
-Records are immutable; a change makes a new record (dataclasses.replace), which keeps
-snapshots cheap and makes half-applied updates impossible.
+Records are immutable; a change makes a new record (dataclasses.replace), which makes
+half-applied updates impossible and lets a world be reset by sharing its records.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SESSIONS = ("Morning", "Afternoon", "Evening")
-STATUSES = ("confirmed", "rescheduled", "cancelled", "completed")
 # Statuses that hold a place in a window and count for the duplicate rule.
 ACTIVE_STATUSES = frozenset({"confirmed", "rescheduled"})
 
@@ -121,3 +119,9 @@ class Appointment:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def patient(self) -> tuple[str, str]:
+        """Who the booking is for: the phone, and the name compared case-insensitively and
+        trimmed (the duplicate rule's "this patient")."""
+        return self.parent_phone.strip(), self.patient_name.strip().casefold()

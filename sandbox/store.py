@@ -1,6 +1,6 @@
 """The sandbox's state: organizations, appointments, and the indexes the rules query.
 
-One re-entrant lock guards everything; an update runs its checks and its write under it, so two
+One re-entrant lock guards the writes; an update runs its checks and its write under it, so two
 requests racing for the last place cannot both win. Index look-ups are dictionary look-ups, so a
 check costs the same with 100 or 100,000 appointments.
 """
@@ -8,14 +8,12 @@ check costs the same with 100 or 100,000 appointments.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable, Iterator
 
-from .booking import patient_key
 from .model import ApiKey, Appointment, Organization
 
 _WindowDay = tuple[str, str, date]  # org id, window id, date
@@ -31,11 +29,6 @@ class Credential:
     organization: Organization
     api_key: ApiKey
     digest: bytes
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    appointments: dict[str, Appointment]
 
 
 class Store:
@@ -57,14 +50,10 @@ class Store:
     def authenticate(self, key: str) -> Credential | None:
         """The credential for `key`, looked up by its SHA-256 digest.
 
-        The dictionary sees only the digest, and the final comparison is constant-time, so the
-        time taken says nothing about how much of a key was right.
+        Only digests are ever compared, never the key itself, so the time a look-up takes
+        says nothing about how much of a key was right.
         """
-        digest = key_digest(key)
-        found = self._credentials.get(digest)
-        if found is None or not hmac.compare_digest(found.digest, digest):
-            return None
-        return found
+        return self._credentials.get(key_digest(key))
 
     # -- appointments -----------------------------------------------------------------------
     def get(self, org_id: str, appointment_id: str) -> Appointment | None:
@@ -97,19 +86,6 @@ class Store:
                         on: date) -> frozenset[str]:
         return frozenset(self._bookings.get((org_id, patient, appointment_type, on), ()))
 
-    # -- snapshots --------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        with self.lock:
-            return Snapshot(dict(self._appointments))
-
-    def restore(self, snapshot: Snapshot) -> None:
-        with self.lock:
-            self._appointments = {}
-            self._load.clear()
-            self._bookings.clear()
-            for appointment in snapshot.appointments.values():
-                self.put(appointment)
-
     def _index(self, appointment: Appointment, delta: int) -> None:
         if not appointment.active:
             return
@@ -118,7 +94,7 @@ class Store:
         self._load[window_day] += delta
         if self._load[window_day] <= 0:
             del self._load[window_day]
-        booking = (org, patient_key(appointment.patient_name, appointment.parent_phone),
+        booking = (org, appointment.patient,
                    appointment.appointment_type, on)
         ids = self._bookings[booking]
         if delta > 0:

@@ -262,11 +262,15 @@ class _Builder:
 
     def _windows(self, raw: dict[str, Any], index: int, refs: "_References") -> tuple[list[Window], bool]:
         seen: set[str] = set()
+        labels: set[str] = set()
         placed: list[tuple[int, Window]] = []  # with their index in the file
         valid, complete = self._valid_items(raw, index, "calendar_windows")
         for i, w in valid:
             where = f"organizations[{index}].calendar_windows[{i}]"
             self._unique(seen, w["id"], f"{where}.id", "window id")
+            # An appointment records only its session and batch, so these name one window.
+            self._unique(labels, f"{w['branch_id']} {w['day']} {w['session']} {w['batch']}",
+                         f"{where}.batch", "batch on that branch, day and session:")
             if not refs.has_branch(w["branch_id"]):
                 self.problem(f"{where}.branch_id", f"unknown branch {w['branch_id']!r}")
             if w.get("appointment_type") is not None and not refs.has_service(w["appointment_type"]):

@@ -119,3 +119,35 @@ def test_reactivations_racing_a_reschedule_cannot_overbook(serve) -> None:
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200, 409, 409, 409]
         assert all(r.json()["error"]["code"] == "SLOT_FULL" for r in responses if r.status_code == 409)
+
+
+def test_a_world_swapped_in_mid_request_is_never_overbooked(make_app, monkeypatch) -> None:
+    """A PUT /_sandbox/world landing between a PATCH's authentication and its write must not
+    let the PATCH check one world and write into the other."""
+    from sandbox.http import EXTENSION
+    from sandbox.store import Store
+    from sandbox.world import load_world
+
+    roomy = race_world(2)  # the same key and ids in both worlds
+    roomy["organizations"][0]["calendar_windows"][0].update(ai_slots=2, max_slots=2)
+    full = race_world(2)
+    full["organizations"][0]["appointments"][0].update(date="2026-06-15")  # its 1 place taken
+    app = make_app(roomy)
+    state = app.extensions[EXTENSION].state
+    authenticate = Store.authenticate
+
+    def authenticate_then_swap(self, key):
+        found = authenticate(self, key)
+        monkeypatch.setattr(Store, "authenticate", authenticate)  # swap once
+        state.replace(load_world(full))
+        return found
+
+    monkeypatch.setattr(Store, "authenticate", authenticate_then_swap)
+    client = app.test_client()
+    client.patch("/v1/appointments/appt_1", headers=KEY,
+                 json={"appointment_date": "2026-06-15T09:30:00.000Z"})
+    served = client.get("/_sandbox/world").get_json()["data"]
+    in_target = [a for a in served["organizations"][0]["appointments"]
+                 if a["date"] == "2026-06-15" and a["status"] in ("confirmed", "rescheduled")]
+    assert len(in_target) == 1
+    load_world(served)  # the served state is still a valid world

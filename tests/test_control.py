@@ -542,3 +542,11 @@ def test_journal_shows_at_most_a_third_of_a_key(client, key) -> None:
     visible = masked.replace("…", "")
     assert key not in masked
     assert len(visible) <= len(key) / 3
+
+
+@pytest.mark.parametrize("now", ["20260615T093000Z", "2026-W25-1T09:30Z", "2026-06-15T09Z",
+                                 "2026-06-15T09:30:00+05:30", "2026-06-15"])
+def test_clock_takes_only_the_api_s_utc_datetime_form(client, now) -> None:
+    response = client.put("/_sandbox/clock", json={"now": now})
+    assert response.status_code == 400
+    assert error(response)["details"][0]["location"] == "body.now"

@@ -374,3 +374,13 @@ def test_a_body_of_only_unknown_fields_names_each_of_them(patch) -> None:
     assert {"location": "body.doctor", "message": "is not an updatable field"} in details
     assert {"location": "body.patient_name", "message": "is not an updatable field"} in details
     assert any("at least one updatable field" in d["message"] for d in details)
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"appointment_date": "2026-06-15T08:00:00.000Z", "doctor": "x"}, 422),
+    ({"appointment_date": "2026-06-16T10:00:00.000Z", "doctor": "x"}, 409),
+], ids=["422", "409"])
+def test_ignored_fields_are_named_on_rule_errors_too(patch, body, status) -> None:
+    response = patch(body)
+    assert response.status_code == status
+    assert response.headers["X-Sandbox-Ignored-Fields"] == "doctor"

@@ -589,3 +589,15 @@ def test_a_key_given_twice_in_json_is_refused() -> None:
     with pytest.raises(InvalidWorld) as refused_world:
         parse_document('{"version": 1, "version": 1, "organizations": []}', "twice.json")
     assert "duplicate key 'version'" in refused_world.value.details[0].message
+
+
+def test_two_windows_with_one_batch_label_on_a_day_and_session_are_refused() -> None:
+    """An appointment records only session and batch; two such windows would make the world
+    dump ambiguous (it would not load back to the same state)."""
+    document = default_document()
+    first = org(document)["calendar_windows"][0]
+    org(document)["calendar_windows"].append(
+        {**first, "id": "second-ma", "start_time": "12:00", "end_time": "13:00"})
+    problems = refused(document)
+    index = len(org(document)["calendar_windows"]) - 1
+    assert_listed(problems, f"organizations[0].calendar_windows[{index}].batch", "duplicate batch")
