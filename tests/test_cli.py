@@ -23,6 +23,8 @@ import yaml
 
 from sandbox.resources import default_world_path
 
+from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
+
 START_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
 DOC_ID = "appt_a1b2c3d4e5"
@@ -38,28 +40,6 @@ DOCUMENTED_CURL = r"""curl -s -X PATCH https://api.huskyvoice.ai/v1/appointments
 "notes": "Patient requested morning slot"
 }'"""
 DOCUMENTED_HOST = "https://api.huskyvoice.ai"
-DOCUMENTED_BODY = ('{\n"assigned_doctor": "Dr. Priya Sharma",\n'
-                   '"notes": "Patient requested morning slot"\n}')
-# The response on the same page, verbatim.
-DOCUMENTED_RESPONSE = """{
-"success": true,
-"data": {
-"appointment_id": "appt_a1b2c3d4e5",
-"appointment_type": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
-"branch_id": "branch_uuid_here",
-"date": "2026-06-15",
-"session": "Morning",
-"batch": "MA",
-"token": null,
-"patient_name": "Aadhi",
-"parent_phone": "+919840XXXXXX",
-"assigned_doctor": "Dr. Priya Sharma",
-"status": "confirmed",
-"external_reference_id": null,
-"created_at": "2026-05-26T10:00:00.000Z",
-"updated_at": "2026-05-26T11:00:00.000Z"
-}
-}"""
 
 SMALL_WORLD = {
     "version": 1,
