@@ -82,6 +82,47 @@ def validate(paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--base-url", help="Deployment to check (default: the sandbox in-process).")
+@click.option("--api-key", help="Key with appointments:read and appointments:write.")
+@click.option("--read-only-key", help="Key without appointments:write, for the 403 checks.")
+@click.option("--allow-writes", is_flag=True,
+              help="Allow PATCHes that can change appointments, only to --appointment-id.")
+@click.option("--appointment-id", multiple=True, help="Disposable appointment id (repeatable).")
+@click.option("--admin-token", help="Admin token of a sandbox started with --admin-token.")
+@click.option("--seed", type=int, help="Seed of the generated cases.")
+@click.option("--examples", type=int, help="Generated cases per operation.")
+@click.pass_context
+def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
+             read_only_key: str | None, allow_writes: bool, appointment_id: tuple[str, ...],
+             admin_token: str | None, seed: int | None, examples: int | None) -> None:
+    """Check a deployment (or the sandbox) against openapi.yaml with the packaged contract kit.
+
+    Options can also come from HUSKYVOICE_* environment variables; anything else (e.g.
+    --junitxml report.xml, -x, -k NAME) goes to pytest. Exits non-zero on any violation.
+    """
+    try:
+        import pytest
+    except ImportError:
+        click.echo('error: the contract kit needs its extra: pip install "huskyvoice-sandbox[contract]"',
+                   err=True)
+        sys.exit(2)
+    import contract_tests
+
+    kit = Path(contract_tests.__file__).parent
+    args = [str(kit), "-c", str(kit / "pytest.ini"), "--rootdir", str(kit)]
+    for flag, value in (("--base-url", base_url), ("--api-key", api_key),
+                        ("--read-only-key", read_only_key), ("--admin-token", admin_token),
+                        ("--seed", seed), ("--examples", examples)):
+        if value is not None:
+            args += [flag, str(value)]
+    if allow_writes:
+        args.append("--allow-writes")
+    for appointment in appointment_id:
+        args += ["--appointment-id", appointment]
+    sys.exit(int(pytest.main(args + list(ctx.args))))
+
+
 def _load_or_exit(path: Path) -> World:
     try:
         return load_world_file(path)

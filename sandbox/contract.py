@@ -116,16 +116,18 @@ class Contract:
             return [f"{op.operation_id}: status {status} is not documented"]
         response = self._deref(response)
         problems = []
+        sent = {name.lower(): value for name, value in headers.items()}  # names are case-blind
         for name, header in response.get("headers", {}).items():
             header = self._deref(header)
-            if header.get("required") and name not in headers:
+            value = sent.get(name.lower())
+            if header.get("required") and value is None:
                 problems.append(f"header {name} is required")
-            elif name in headers and header.get("schema", {}).get("type") == "integer" \
-                    and not re.fullmatch(r"\d+", headers[name]):
-                problems.append(f"header {name} must be an integer, got {headers[name]!r}")
+            elif value is not None and header.get("schema", {}).get("type") == "integer" \
+                    and not re.fullmatch(r"\d+", value):
+                problems.append(f"header {name} must be an integer, got {value!r}")
         content = response.get("content", {}).get("application/json")
         if content:
-            ctype = headers.get("Content-Type", "")
+            ctype = sent.get("content-type", "")
             if not ctype.startswith("application/json"):
                 problems.append(f"Content-Type must be application/json, got {ctype!r}")
             schema_ref = content["schema"]["$ref"][1:]

@@ -9,12 +9,13 @@ error code and a 200.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contract_tests import scenarios
+from contract_tests.target import Target
 from sandbox.errors import InvalidWorld
 from sandbox.resources import scenarios_dir
 from sandbox.world import load_world_file
@@ -26,12 +27,7 @@ DOCUMENTED_ERROR_CODES = {
     "SLOT_INACTIVE", "DUPLICATE_BOOKING", "OUTSIDE_AVAILABILITY", "RATE_LIMIT_EXCEEDED",
 }
 
-# The status each documented error code is sent with (the PATCH page, and issue section 3).
-STATUS_OF_CODE = {
-    "VALIDATION_ERROR": 400, "UNAUTHORIZED": 401, "INSUFFICIENT_SCOPE": 403, "NOT_FOUND": 404,
-    "SLOT_FULL": 409, "SLOT_INACTIVE": 409, "DUPLICATE_BOOKING": 409,
-    "OUTSIDE_AVAILABILITY": 422, "RATE_LIMIT_EXCEEDED": 429,
-}
+STATUS_OF_CODE = scenarios.STATUS_OF_CODE
 
 # Scenarios whose expectations are right but which the sandbox does not meet yet:
 # {scenario name: "sandbox bug: ..."}. Each entry is a strict xfail, so fixing the bug
@@ -45,14 +41,8 @@ def _scenario(path: Path) -> dict[str, Any]:
     return world.scenario
 
 
-def _steps(path: Path) -> list[dict[str, Any]]:
-    return _scenario(path)["steps"]
-
-
-def _step_label(path: Path, index: int, step: dict[str, Any]) -> str:
-    request = step["request"]
-    name = step.get("name") or f"{request['method']} {request['path']}"
-    return f"{path.name} step {index + 1} ({name})"
+_steps = scenarios.steps_of
+_step_label = scenarios.step_label
 
 
 def _scenario_params() -> list[Any]:
@@ -113,62 +103,30 @@ def test_scenario_expectations_are_precise(path: Path) -> None:
             f"{label}: give body or raw_body, not both"
 
 
-# -- running the steps ------------------------------------------------------------------------
+# -- running the steps (with the contract kit's runner, so both run scenarios one way) -----------
 
-def _send(client: Any, request: dict[str, Any]) -> Any:
-    headers: dict[str, str] = {}
-    if request.get("key") is not None:
-        headers["Authorization"] = f"Bearer {request['key']}"
-    data: str | None = None
-    if "body" in request:
-        data = json.dumps(request["body"])  # `body: null` sends the JSON text null
-        headers["Content-Type"] = "application/json"
-    elif "raw_body" in request:
-        data = request["raw_body"]
-    headers.update(request.get("headers") or {})
-    return client.open(request["path"], method=request["method"], headers=headers, data=data)
-
-
-def _check(label: str, expect: dict[str, Any], response: Any) -> None:
-    body = response.get_json(silent=True)
-    shown = json.dumps(body, indent=1) if body is not None else response.get_data(as_text=True)
-    assert response.status_code == expect["status"], \
-        f"{label}: expected status {expect['status']}, got {response.status_code}\n{shown}"
-    if "code" in expect:
-        error = body.get("error") if isinstance(body, dict) else None
-        got = error.get("code") if isinstance(error, dict) else None
-        assert got == expect["code"], f"{label}: expected error.code {expect['code']}, got {got}\n{shown}"
-    if "data" in expect:
-        data = body.get("data") if isinstance(body, dict) else None
-        assert isinstance(data, dict), f"{label}: expected a data object\n{shown}"
-        for field, value in expect["data"].items():
-            assert field in data, f"{label}: data has no field {field!r}\n{shown}"
-            assert data[field] == value, \
-                f"{label}: expected data.{field} == {value!r}, got {data[field]!r}\n{shown}"
-    for name, value in (expect.get("headers") or {}).items():
-        got = response.headers.get(name)
-        assert got == value, f"{label}: expected header {name}: {value!r}, got {got!r}\n{shown}"
+def _target(make_app) -> Target:
+    """An in-process target whose client also checks every response against openapi.yaml."""
+    return Target(None, "", None, True, [], app=make_app(), is_sandbox=True)
 
 
 @pytest.mark.parametrize("path", _scenario_params())
-def test_scenario_steps_get_the_documented_responses(path: Path, scenario_client) -> None:
-    client = scenario_client(path.stem)
-    for index, step in enumerate(_steps(path)):
-        label = _step_label(path, index, step)
-        response = _send(client, step["request"])
-        _check(label, step["expect"], response)
+def test_scenario_steps_get_the_documented_responses(path: Path, make_app, contract) -> None:
+    found = scenarios.run(_target(make_app), path, contract)
+    assert not found, "\n\n".join(str(m) for m in found)
 
 
-def test_scenario_runner_catches_a_wrong_expectation(scenario_client) -> None:
-    """The runner is not a rubber stamp: a step expecting the wrong outcome fails, by name."""
+def test_scenario_runner_catches_a_wrong_expectation(make_app) -> None:
+    """The runner is not a rubber stamp: a step expecting the wrong outcome is reported, by
+    name, with a curl line to reproduce it."""
     path = scenarios_dir() / "not-found.yaml"
     step = _steps(path)[0]
     wrong = {**step["expect"], "status": 200}
     wrong.pop("code", None)
-    client = scenario_client("not-found")
-    response = _send(client, step["request"])
-    with pytest.raises(AssertionError, match=r"not-found\.yaml step 1"):
-        _check(_step_label(path, 0, step), wrong, response)
+    target = _target(make_app)
+    target.seed(path)
+    reply = scenarios.send(target, step["request"])
+    assert scenarios.mismatches(wrong, reply) == [f"expected status 200, got {reply.status}"]
 
 
 # -- coverage of the documented codes ---------------------------------------------------------

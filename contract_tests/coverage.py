@@ -1,0 +1,52 @@
+"""Which documented responses (operation, status, error code) a run actually saw."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sandbox.contract import Contract
+
+
+class Coverage:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.seen: Counter[tuple[str, int, str | None]] = Counter()
+        self.skipped_steps = 0
+
+    def documented(self) -> list[tuple[str, int, str | None]]:
+        """Every (operation, status, code) the spec documents; codes come from the named
+        examples of each error response."""
+        found = []
+        for op in self.contract.operations.values():
+            responses = self.contract.spec["paths"][op.path][op.method.lower()]["responses"]
+            for status, response in responses.items():
+                content = self.contract._deref(response).get("content", {}).get("application/json", {})
+                codes = [name for name in content.get("examples", {}) if name.isupper()]
+                for code in codes or [None]:
+                    found.append((op.operation_id, int(status), code))
+        return found
+
+    def record(self, method: str, path: str, status: int, body: Any) -> None:
+        op = self.contract.operation_for(method, path.split("?")[0])
+        if op is None:
+            return
+        error = body.get("error") if isinstance(body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        self.seen[(op.operation_id, status, code)] += 1
+
+    def report(self) -> list[str]:
+        lines = ["Documented responses seen in this run (operation, status, error code):"]
+        documented = self.documented()
+        for op_id, status, code in documented:
+            count = self.seen.get((op_id, status, code), 0)
+            mark = f"seen {count}" if count else "NOT SEEN"
+            lines.append(f"  {op_id:<18} {status} {code or '':<22} {mark}")
+        missed = sum(1 for d in documented if not self.seen.get(d))
+        lines.append(f"  {len(documented) - missed} of {len(documented)} documented responses seen")
+        undocumented = [k for k in self.seen if k not in documented]
+        for op_id, status, code in undocumented:
+            lines.append(f"  UNDOCUMENTED: {op_id} {status} {code or ''} ({self.seen[(op_id, status, code)]}x)")
+        if self.skipped_steps:
+            lines.append(f"  {self.skipped_steps} scenario steps skipped: the target has no /_sandbox/ to seed")
+        return lines

@@ -1,0 +1,27 @@
+"""Scenario suite: every scenario world is seeded on the target and its steps must get the
+documented responses. Needs a target with /_sandbox/ to seed; skipped (and counted) otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contract_tests import scenarios
+from contract_tests.coverage import Coverage
+from contract_tests.target import Target
+
+FILES = scenarios.scenario_files()
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_scenario_gets_the_documented_responses(path: Path, target: Target,
+                                                coverage: Coverage) -> None:
+    if not target.is_sandbox:
+        coverage.skipped_steps += len(scenarios.steps_of(path))
+        pytest.skip("the target has no /_sandbox/ to seed this scenario's world")
+    try:
+        found = scenarios.run(target, path, coverage.contract, coverage.record)
+    finally:
+        target.seed_default()
+    assert not found, "\n\n".join(str(m) for m in found)
