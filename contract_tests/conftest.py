@@ -106,6 +106,28 @@ def target() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="session")
+def patch_schema_full(target: Target, pytestconfig: pytest.Config) -> Any:
+    """Both operations, for the stateful run (PATCH -> GET through the spec's link)."""
+    from contract_tests.test_schema import _schema
+
+    schema = _schema(target, pytestconfig.getoption("--seed"), pytestconfig.getoption("--examples"),
+                     None, target.writable_id)
+
+    @schema.auth()
+    class BearerKey:
+        """The key as an auth provider: credentials set any other way in a state machine look
+        generated to the ignored_auth check (Schemathesis pitfall P3)."""
+
+        def get(self, case: Any, ctx: Any) -> str:
+            return target.api_key
+
+        def set(self, case: Any, data: str, ctx: Any) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+    return schema
+
+
+@pytest.fixture(scope="session")
 def coverage() -> Coverage:
     return _STATE["coverage"]
 

@@ -20,7 +20,7 @@ from sandbox.resources import spec_path
 PATCH_ACCEPTS_VALID_DATA_WITH = ["2xx", 401, 403, 404, 409, 422, 429]
 
 
-def _schema(target: Target, seed: int, examples: int, operation_id: str,
+def _schema(target: Target, seed: int, examples: int, operation_id: str | None,
             appointment_id: str) -> Any:
     config = Config.from_dict({
         "seed": seed,
@@ -39,7 +39,7 @@ def _schema(target: Target, seed: int, examples: int, operation_id: str,
         schema.config.update(base_url="http://localhost")
     else:
         schema.config.update(base_url=target.base_url)
-    return schema.include(operation_id=operation_id)
+    return schema.include(operation_id=operation_id) if operation_id else schema
 
 
 def _probe_methods(target: Target) -> list[str]:

@@ -100,14 +100,28 @@ def rewriting(app: Any, rewrite: Rewrite) -> Any:
     return wrapped
 
 
+def forgets_patches(app: Any) -> Any:
+    """Answers a PATCH as if it were saved, then forgets it: the next GET reads the old state."""
+    from sandbox.http import EXTENSION
+
+    def wrapped(environ, start_response):
+        body = app(environ, start_response)
+        if environ["REQUEST_METHOD"] == "PATCH" and environ.get("PATH_INFO", "").startswith("/v1/"):
+            app.extensions[EXTENSION].state.reset()
+        return body
+    return wrapped
+
+
 def broken_app(name: str) -> Any:
     app = create_app()
     if name == "ignores-bearer-key":
         return ignores_bearer_key(app)
+    if name == "forgets-patches":
+        return forgets_patches(app)
     return rewriting(app, REWRITES[name])
 
 
-NAMES = sorted([*REWRITES, "ignores-bearer-key"])
+NAMES = sorted([*REWRITES, "ignores-bearer-key", "forgets-patches"])
 
 if __name__ == "__main__":
     from waitress import serve

@@ -126,6 +126,7 @@ CAUGHT_BY = {
     "ignores-bearer-key": ["API accepts invalid authentication"],
     "date-as-datetime": ["is not a 'date'"],
     "answers-html": ["Undocumented Content-Type"],
+    "forgets-patches": ["after a successful PATCH reads"],
 }
 
 
@@ -137,3 +138,27 @@ def test_kit_catches_a_broken_target(serve_python, name: str) -> None:
     assert run.returncode != 0, f"the kit did not catch {name}:\n{output[-3000:]}"
     for words in CAUGHT_BY[name]:
         assert words in output, f"{name}: expected the report to say {words!r}:\n{output[-5000:]}"
+
+
+def test_pytest_contract_tests_from_a_checkout_passes(request: pytest.FixtureRequest) -> None:
+    """The literal command the README gives, from the repository root."""
+    root = request.config.rootpath
+    if not (root / "contract_tests" / "conftest.py").exists():
+        pytest.skip("not run from a checkout")
+    script = shutil.which("pytest")
+    command = [script] if script else [sys.executable, "-m", "pytest"]
+    run = subprocess.run(command + ["contract_tests", "--examples", "15", "-q"], cwd=root,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "documented responses seen" in run.stdout
+
+
+def test_junitxml_report_names_each_check(tmp_path: Path) -> None:
+    report = tmp_path / "contract.xml"
+    run = kit("--junitxml", str(report))
+    assert run.returncode == 0, run.stdout[-3000:]
+    text = report.read_text(encoding="utf-8")
+    for name in ("test_get_conforms_to_the_contract", "test_patch_conforms_to_the_contract",
+                 "test_a_patch_is_visible_in_the_following_get",
+                 "test_scenario_gets_the_documented_responses[slot-full]"):
+        assert name in text, name
