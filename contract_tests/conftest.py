@@ -21,6 +21,7 @@ import pytest
 import schemathesis
 
 from contract_tests.coverage import Coverage
+from contract_tests.schemas import build_schema
 from contract_tests.target import Target
 from sandbox.contract import Contract
 
@@ -105,13 +106,26 @@ def target() -> Iterator[Target]:
     target.restore_world()
 
 
+def _schema(config: pytest.Config, target: Target, operation_id: str | None,
+            appointment_id: str) -> Any:
+    return build_schema(target, config.getoption("--seed"), config.getoption("--examples"),
+                        operation_id, appointment_id)
+
+
+@pytest.fixture(scope="session")
+def get_schema(target: Target, pytestconfig: pytest.Config) -> Any:
+    return _schema(pytestconfig, target, "getAppointment", target.readable_id)
+
+
+@pytest.fixture(scope="session")
+def patch_schema(target: Target, pytestconfig: pytest.Config) -> Any:
+    return _schema(pytestconfig, target, "updateAppointment", target.writable_id)
+
+
 @pytest.fixture(scope="session")
 def patch_schema_full(target: Target, pytestconfig: pytest.Config) -> Any:
     """Both operations, for the stateful run (PATCH -> GET through the spec's link)."""
-    from contract_tests.test_schema import _schema
-
-    schema = _schema(target, pytestconfig.getoption("--seed"), pytestconfig.getoption("--examples"),
-                     None, target.writable_id)
+    schema = _schema(pytestconfig, target, None, target.writable_id)
 
     @schema.auth()
     class BearerKey:
