@@ -21,7 +21,7 @@ class Coverage:
         for op in self.contract.operations.values():
             responses = self.contract.spec["paths"][op.path][op.method.lower()]["responses"]
             for status, response in responses.items():
-                content = self.contract._deref(response).get("content", {}).get("application/json", {})
+                content = self.contract.deref(response).get("content", {}).get("application/json", {})
                 codes = [name for name in content.get("examples", {}) if name.isupper()]
                 for code in codes or [None]:
                     found.append((op.operation_id, int(status), code))

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .errors import Detail
+from .errors import Detail, location
 from .resources import spec_path
 
 SPEC_URI = "urn:huskyvoice:openapi"
@@ -114,11 +114,11 @@ class Contract:
         response = responses.get(str(status))
         if response is None:
             return [f"{op.operation_id}: status {status} is not documented"]
-        response = self._deref(response)
+        response = self.deref(response)
         problems = []
         sent = {name.lower(): value for name, value in headers.items()}  # names are case-blind
         for name, header in response.get("headers", {}).items():
-            header = self._deref(header)
+            header = self.deref(header)
             value = sent.get(name.lower())
             if header.get("required") and value is None:
                 problems.append(f"header {name} is required")
@@ -135,10 +135,11 @@ class Contract:
         return problems
 
     def _schema_problems(self, pointer: str, body: Any) -> list[str]:
-        return [f"{_where(e.absolute_path)}: {e.message}" for e in
+        return [f"{location(e.absolute_path) or 'body'}: {e.message}" for e in
                 self._validator(pointer).iter_errors(body)]
 
-    def _deref(self, node: dict[str, Any]) -> dict[str, Any]:
+    def deref(self, node: dict[str, Any]) -> dict[str, Any]:
+        """The spec node a `$ref` points to (followed until it is no reference)."""
         while "$ref" in node:
             node = self.resolve(node["$ref"][1:])
         return node
@@ -146,10 +147,6 @@ class Contract:
 
 def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
-
-
-def _where(path: Any) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "body"
 
 
 def _detail(error: Any) -> Detail:
@@ -161,9 +158,8 @@ def _detail(error: Any) -> Detail:
     message = error.schema.get("x-error-message") if isinstance(error.schema, dict) else None
     if not path and error.validator != "anyOf":
         message = None
-    location = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
     text = message or _short(error)
-    return Detail(location, text[:MAX_MESSAGE_CHARS])
+    return Detail(location(path, "body"), text[:MAX_MESSAGE_CHARS])
 
 
 def _short(error: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,15 @@ class Detail:
 
     def as_dict(self) -> dict[str, str]:
         return {"location": self.location, "message": self.message}
+
+
+def location(path: Iterable[Any], root: str = "") -> str:
+    """`organizations[0].appointments[3].branch_id` (or `body.x` under root "body") from a
+    path of keys and indexes."""
+    text = root
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 class ApiError(Exception):

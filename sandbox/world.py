@@ -22,7 +22,7 @@ from jsonschema import ValidationError as SchemaError
 
 from . import booking, strictjson
 from .clock import format_timestamp, parse_utc, utc_now
-from .errors import ApiError, Detail, InvalidWorld
+from .errors import ApiError, Detail, InvalidWorld, location
 from .model import (ApiKey, Appointment, Branch, Organization, Service, Window)
 from .resources import world_schema_path
 from .store import Store
@@ -124,19 +124,11 @@ def _schema_validator() -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def location(path: Iterable[Any]) -> str:
-    """`organizations[0].appointments[3].branch_id` from a path of keys and indexes."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "world"
-
-
 def _schema_problems(document: Any) -> list[tuple[tuple[Any, ...], Detail]]:
     problems = []
     for error in _schema_validator().iter_errors(document):
         path, message = _describe(error)
-        problems.append((path, Detail(location(path), message)))
+        problems.append((path, Detail(location(path) or "world", message)))
     return sorted(problems, key=lambda p: [str(x) for x in p[0]])
 
 
