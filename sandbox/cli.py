@@ -12,6 +12,7 @@ from . import __version__
 from .clock import format_timestamp
 from .errors import InvalidWorld
 from .resources import default_world_path
+from .server import DEFAULT_THREADS, make_server
 from .world import World, load_world_file
 
 DEFAULT_HOST = "127.0.0.1"
@@ -33,20 +34,18 @@ def main() -> None:
 @click.option("--admin-token", envvar="HUSKYVOICE_SANDBOX_ADMIN_TOKEN",
               help="Require this token (X-Sandbox-Admin-Token) on every control request, and "
                    "allow control requests from non-loopback clients.")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 256),
               help="Worker threads of the WSGI server.")
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
 def serve(world_path: Path | None, host: str, port: int, admin_token: str | None, threads: int,
           quiet: bool) -> None:
     """Serve the sandbox with the production WSGI server (waitress)."""
-    from waitress import create_server
-
     from .app import create_app
 
     world = _load_or_exit(world_path or default_world_path())
     app = create_app(world, admin_token=admin_token)
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="huskyvoice-sandbox")
+        server = make_server(app, host, port, threads)
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. "
                    "Is another server using that port? Choose another with --port.", err=True)

@@ -35,6 +35,11 @@ class SlidingWindowLimiter:
             hits.append(stamp)
             return None
 
+    def __len__(self) -> int:
+        """How many keys have history: at most the keys of the world."""
+        with self._lock:
+            return len(self._hits)
+
     def clear(self) -> None:
         with self._lock:
             self._hits.clear()
