@@ -3,8 +3,8 @@ for everything, the request journal and the access log."""
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, control
+from . import api, control, strictjson
 from .clock import format_timestamp
 from .contract import Contract
 from .errors import (ApiError, Detail, InternalError, MethodNotAllowed, NotFound,
@@ -48,6 +48,7 @@ def create_app(
     app.json.sort_keys = False  # keep the documented field order
     app.json.compact = True
     app.url_map.strict_slashes = True
+    app.url_map.merge_slashes = False  # its answer would be a 308 HTML redirect; 404 instead
     app.extensions[EXTENSION] = Runtime(
         state=SandboxState(_resolve_world(world), journal_size),
         contract=contract or Contract(),
@@ -153,7 +154,8 @@ def _record(response: Response, code: str | None, elapsed_ms: float) -> None:
 
 
 def _request_body() -> Any:
-    """The body as JSON when it is, else as (clipped) text; never fails the response."""
+    """The body as JSON when it is strict, finite and shallow enough to render again, else as
+    (clipped) text; never fails the response, nor a later read of the journal."""
     try:
         raw = request.get_data(cache=True)
     except HTTPException:  # over the size limit: not read, not recorded
@@ -163,10 +165,30 @@ def _request_body() -> Any:
     text = raw.decode("utf-8", "replace")
     if len(text) > MAX_JOURNAL_BODY:
         return clip(text, MAX_JOURNAL_BODY)
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return text
+    value = g.get("request_json", _UNPARSED)
+    if value is _UNPARSED:
+        try:
+            value = strictjson.loads(text)
+        except (ValueError, RecursionError):
+            return text
+    return value if _renderable(value) else text
+
+
+_UNPARSED = object()
+
+
+def _renderable(value: Any, max_depth: int = 32) -> bool:
+    """Shallow enough for jsonify, and only finite numbers (1e999 parses to inf)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, (dict, list)):
+            if depth >= max_depth:
+                return False
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return True
 
 
 def _now(rt: Runtime) -> str:

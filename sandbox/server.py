@@ -1,11 +1,46 @@
 """The production server: waitress, with the settings `serve` uses. The benchmark serves its
-bare baseline app through the same function, so both run under identical settings."""
+bare baseline app through the same function, so both run under identical settings.
+
+Waitress answers requests it cannot parse (a bad request line, a NUL in a header, a header
+block over its limit) itself, before the app runs, in plain text. Here those answers are in the
+API's JSON error envelope too, so a client never has to handle a second error format.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
+
 DEFAULT_THREADS = 8
+
+
+class JsonErrorTask(ErrorTask):
+    """Waitress's own error answers, in the envelope (400s as VALIDATION_ERROR, like the app's)."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        reason = str(error.body).strip().rstrip(".")
+        if error.code == 400:
+            envelope = {"code": "VALIDATION_ERROR", "message": "The request is malformed.",
+                        "details": [{"location": "request", "message": reason}]}
+        else:
+            envelope = {"code": error.reason.upper().replace(" ", "_"),
+                        "message": f"{error.reason}: {reason}."}
+        payload = json.dumps({"success": False, "error": envelope}).encode("utf-8")
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(payload)
+        self.write(payload)
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
 
 
 def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) -> Any:
@@ -13,6 +48,10 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
 
     Raises OSError when the address cannot be bound.
     """
-    from waitress import create_server
-
-    return create_server(app, host=host, port=port, threads=threads, ident="huskyvoice-sandbox")
+    listeners: dict[int, Any] = {}
+    server = create_server(app, map=listeners, host=host, port=port, threads=threads,
+                           ident="huskyvoice-sandbox")
+    for listener in list(listeners.values()):  # one per address the host resolves to
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = JsonErrorChannel
+    return server
