@@ -4,7 +4,6 @@ for everything, the request journal and the access log."""
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,12 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, control, strictjson
-from .clock import format_timestamp
+from . import api, control
 from .contract import Contract
 from .errors import (ApiError, Detail, InternalError, MethodNotAllowed, NotFound,
                      PayloadTooLarge, ValidationError)
 from .http import DEFAULT_MAX_BODY_BYTES, EXTENSION, Runtime, error_response, runtime
-from .journal import DEFAULT_SIZE, MAX_BODY_CHARS as MAX_JOURNAL_BODY, clip, mask_key
+from .journal import DEFAULT_SIZE, MAX_BODY_CHARS as MAX_JOURNAL_BODY, Exchange, clip, mask_key
 from .resources import default_world_path
 from .state import SandboxState
 from .world import World, load_world, load_world_file
@@ -27,6 +25,7 @@ log = logging.getLogger("huskyvoice_sandbox")
 access_log = logging.getLogger("huskyvoice_sandbox.access")
 
 WorldSource = World | str | Path | dict[str, Any] | None
+JOURNAL_HEADERS = ("Retry-After", "Allow", api.IGNORED_HEADER)
 
 
 def create_app(
@@ -115,12 +114,12 @@ def _start_timer() -> None:
 
 def _journal_and_log(response: Response) -> Response:
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    code = _error_code(response)
-    access_log.info('%s "%s %s" %s %s %.1fms', request.remote_addr, request.method,
-                    clip(request.full_path.rstrip("?"), 300), response.status_code, code or "-",
-                    elapsed_ms)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info('%s "%s %s" %s %s %.1fms', request.remote_addr, request.method,
+                        clip(request.full_path.rstrip("?"), 300), response.status_code,
+                        _error_code(response) or "-", elapsed_ms)
     if request.path.startswith("/v1/"):
-        _record(response, code, elapsed_ms)
+        _record(response, elapsed_ms)
     return response
 
 
@@ -132,64 +131,31 @@ def _error_code(response: Response) -> str | None:
     return error.get("code") if isinstance(error, dict) else None
 
 
-def _record(response: Response, code: str | None, elapsed_ms: float) -> None:
-    rt = runtime()
-    header = request.headers.get("Authorization", "")
-    key = header.partition(" ")[2].strip()
+def _record(response: Response, elapsed_ms: float) -> None:
+    state = runtime().state
+    headers = request.headers
+    key = headers.get("Authorization", "").partition(" ")[2].strip()
     credential = g.get("credential")
-    rt.state.journal.record({
-        "time": _now(rt),
-        "method": request.method,
-        "path": request.path,
-        "query": request.query_string.decode("latin-1"),
-        "key": mask_key(key) if key else None,
-        "organization": credential.organization.id if credential else None,
-        "request": {"content_type": request.headers.get("Content-Type"), "body": _request_body()},
-        "response": {"status": response.status_code, "code": code,
-                     "headers": {k: v for k, v in response.headers.items()
-                                 if k in ("Retry-After", "Allow", api.IGNORED_HEADER)},
-                     "body": response.get_json(silent=True) if response.is_json else None},
-        "duration_ms": round(elapsed_ms, 2),
-    })
+    state.journal.record(Exchange(
+        time=state.clock.now(),
+        method=request.method,
+        path=request.path,
+        query=request.query_string.decode("latin-1"),
+        masked_key=mask_key(key) if key else None,
+        organization=credential.organization.id if credential else None,
+        content_type=headers.get("Content-Type"),
+        request_body=_request_bytes(),
+        status=response.status_code,
+        response_headers={k: v for k, v in response.headers.items() if k in JOURNAL_HEADERS},
+        response_json=response.get_data(as_text=True) if response.is_json else None,
+        duration_ms=elapsed_ms,
+    ))
 
 
-def _request_body() -> Any:
-    """The body as JSON when it is strict, finite and shallow enough to render again, else as
-    (clipped) text; never fails the response, nor a later read of the journal."""
+def _request_bytes() -> bytes | None:
+    """The body as read (enough of it to show MAX_JOURNAL_BODY characters); None if it was
+    over the size limit and not read."""
     try:
-        raw = request.get_data(cache=True)
-    except HTTPException:  # over the size limit: not read, not recorded
+        return request.get_data(cache=True)[:MAX_JOURNAL_BODY * 4 + 1]
+    except HTTPException:
         return None
-    if not raw:
-        return None
-    text = raw.decode("utf-8", "replace")
-    if len(text) > MAX_JOURNAL_BODY:
-        return clip(text, MAX_JOURNAL_BODY)
-    value = g.get("request_json", _UNPARSED)
-    if value is _UNPARSED:
-        try:
-            value = strictjson.loads(text)
-        except (ValueError, RecursionError):
-            return text
-    return value if _renderable(value) else text
-
-
-_UNPARSED = object()
-
-
-def _renderable(value: Any, max_depth: int = 32) -> bool:
-    """Shallow enough for jsonify, and only finite numbers (1e999 parses to inf)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return False
-        if isinstance(item, (dict, list)):
-            if depth >= max_depth:
-                return False
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return True
-
-
-def _now(rt: Runtime) -> str:
-    return format_timestamp(rt.state.clock.now())

@@ -17,6 +17,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from .errors import Detail, location
+from .gate import GatedValidator
 from .resources import spec_path
 
 SPEC_URI = "urn:huskyvoice:openapi"
@@ -43,6 +44,11 @@ class Contract:
         self._registry = Registry().with_resource(
             SPEC_URI, Resource.from_contents(self.spec, default_specification=DRAFT202012))
         self.operations = {op.operation_id: op for op in self._read_operations()}
+        self._validators: dict[str, GatedValidator] = {}
+        self._body_fields = {
+            op.operation_id: tuple(self.resolve(op.body_pointer).get("properties", {}))
+            if op.body_pointer else () for op in self.operations.values()
+        }
         self._body_validators = {
             op.operation_id: self._validator(op.body_pointer)
             for op in self.operations.values() if op.body_pointer
@@ -64,12 +70,15 @@ class Contract:
                                        tuple(op.get("x-required-scopes", ())), pointer))
         return found
 
-    def _validator(self, pointer: str) -> Draft202012Validator:
-        return Draft202012Validator(
-            {"$ref": f"{SPEC_URI}#{pointer}"},
-            registry=self._registry,
-            format_checker=Draft202012Validator.FORMAT_CHECKER,
-        )
+    def _validator(self, pointer: str) -> GatedValidator:
+        """The validator of the schema at `pointer`, compiled once."""
+        if pointer not in self._validators:
+            located = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=self._registry,
+                                           format_checker=Draft202012Validator.FORMAT_CHECKER)
+            # Self-contained for jsonschema-rs: the spec's components, referred to from the root.
+            whole = {"$ref": f"#{pointer}", "components": self.spec.get("components", {})}
+            self._validators[pointer] = GatedValidator(located, whole)
+        return self._validators[pointer]
 
     @cached_property
     def json_text(self) -> str:
@@ -77,8 +86,7 @@ class Contract:
 
     def body_fields(self, operation_id: str) -> tuple[str, ...]:
         """The request body's declared properties, in spec order."""
-        pointer = self.operations[operation_id].body_pointer
-        return tuple(self.resolve(pointer).get("properties", {})) if pointer else ()
+        return self._body_fields[operation_id]
 
     def resolve(self, pointer: str) -> dict[str, Any]:
         node: Any = self.spec

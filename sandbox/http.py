@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from . import strictjson
 from .contract import Contract
@@ -61,9 +61,7 @@ def read_json() -> Any:
         # A chunked body has no Content-Length for Werkzeug to refuse up front, and its
         # limited stream stops at the limit silently: a byte beyond it means "too large".
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    value = parse_json_text(raw)
-    g.request_json = value  # the journal records it without parsing it again
-    return value
+    return parse_json_text(raw)
 
 
 def parse_json_text(raw: bytes) -> Any:
@@ -87,7 +85,8 @@ def parse_json_text(raw: bytes) -> Any:
         if "integer string conversion" in message:
             message = "a number has too many digits"
         raise problem(message[:200]) from None
-    _check_strings(value)
+    if b"\\u" in raw:  # only a \u escape can carry an unpaired surrogate
+        _check_strings(value)
     return value
 
 

@@ -4,13 +4,7 @@ contract without a test failing."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -22,42 +16,7 @@ from sandbox.contract import Contract
 from sandbox.resources import default_world_path, scenarios_dir
 from sandbox.world import load_world_file
 
-WRITE_KEY = "sk_test_demo_write"
-READ_KEY = "sk_test_demo_read"
-NO_SCOPE_KEY = "sk_test_demo_calls"
-DOC_KEY = "YOUR_API_KEY"
-OTHER_ORG_KEY = "sk_test_other_write"
-DOC_ID = "appt_a1b2c3d4e5"
-
-
-class ContractViolation(AssertionError):
-    pass
-
-
-def check_response(contract: Contract, method: str, path: str, status: int,
-                   headers: Any, body_bytes: bytes) -> None:
-    """Fail the test if a response breaks the contract (or the envelope, off-contract)."""
-    if path.startswith("/openapi."):
-        return
-    if method == "HEAD":
-        assert body_bytes == b"", "HEAD must not have a body"
-        return
-    content_type = headers.get("Content-Type", "")
-    if path.startswith("/_sandbox/") and status < 400 and "yaml" in content_type:
-        return
-    assert content_type.startswith("application/json"), \
-        f"{method} {path} -> {status} answered {content_type!r}, not JSON"
-    body = json.loads(body_bytes)
-    if path.startswith("/_sandbox/"):
-        assert isinstance(body, dict) and isinstance(body.get("success"), bool), body
-        if status >= 400:
-            problems = contract.response_problems("TRACE", path, status, headers, body)
-            if problems:
-                raise ContractViolation(f"{method} {path} -> {status}: {problems}")
-        return
-    problems = contract.response_problems(method, path, status, headers, body)
-    if problems:
-        raise ContractViolation(f"{method} {path} -> {status} breaks openapi.yaml: {problems}\n{body}")
+from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 
 
 class ContractClient(FlaskClient):
@@ -148,50 +107,6 @@ def get(client) -> Callable[..., Any]:
         return client.get(f"/v1/appointments/{appointment_id}", headers=headers)
 
     return send
-
-
-# -- a real server, started the way users start it ------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """`huskyvoice-sandbox serve` in a subprocess on a free port."""
-
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cli = [sys.executable, "-c", "from sandbox.cli import main; main()"]
-        self.process = subprocess.Popen(
-            cli + ["serve", "--port", str(self.port), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.banner = self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                out, err = self.process.communicate()
-                raise RuntimeError(f"server exited {self.process.returncode}:\n{out}\n{err}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return ""
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> tuple[str, str]:
-        self.process.terminate()
-        try:
-            return self.process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.communicate()
 
 
 @pytest.fixture

@@ -14,16 +14,12 @@ import yaml
 
 from sandbox.resources import default_world_path
 
-from helpers import error_of
+from helpers import DOC_ID, DOC_KEY, READ_KEY, WRITE_KEY, error_of
+from helpers import NO_SCOPE_KEY as CALLS_KEY
+from helpers import OTHER_ORG_KEY as LAKEVIEW_KEY  # org_lakeview: 5 requests per minute
 
-DOC_ID = "appt_a1b2c3d4e5"
 LAKEVIEW_ID = "appt_9z8y7x6w5v"
 MISSING_ID = "appt_zzzzzzzzzz"  # same length as LAKEVIEW_ID, so the bodies can be compared
-WRITE_KEY = "sk_test_demo_write"
-DOC_KEY = "YOUR_API_KEY"
-READ_KEY = "sk_test_demo_read"
-CALLS_KEY = "sk_test_demo_calls"
-LAKEVIEW_KEY = "sk_test_other_write"  # org_lakeview: 5 requests per minute
 LAKEVIEW_LIMIT = 5
 
 VALID_BODY = {"assigned_doctor": "Dr. Priya Sharma"}

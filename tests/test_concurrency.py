@@ -9,9 +9,9 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-from waitress import create_server
-
+from helpers import check_response
 from sandbox import booking
+from sandbox.server import make_server
 
 CHECKUP = "11111111-1111-4111-8111-111111111111"
 KEY = {"Authorization": "Bearer sk_test_race"}
@@ -61,7 +61,7 @@ def serve(make_app) -> Iterator[Any]:
     servers = []
 
     def start(world: dict[str, Any]) -> str:
-        server = create_server(make_app(world), host="127.0.0.1", port=0, threads=16)
+        server = make_server(make_app(world), "127.0.0.1", 0, threads=32)
         threading.Thread(target=server.run, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.effective_port}"
@@ -86,6 +86,19 @@ def race(url: str, bodies: dict[str, dict[str, Any]]) -> list[requests.Response]
         return list(pool.map(send, bodies.items()))
 
 
+ACTIVE = ("confirmed", "rescheduled")
+TARGET_DAY = "2026-06-15"  # a Monday: the target window's day
+
+
+def outcome(response: requests.Response) -> tuple[int, str | None]:
+    return response.status_code, (response.json().get("error") or {}).get("code")
+
+
+def served_appointments(checked_http, url: str) -> dict[str, dict[str, Any]]:
+    world = checked_http("GET", f"{url}/_sandbox/world").json()["data"]
+    return {a["appointment_id"]: a for a in world["organizations"][0]["appointments"]}
+
+
 @pytest.mark.parametrize("contenders", [2, 16])
 def test_only_one_request_gets_the_last_place(serve, checked_http, contenders: int) -> None:
     url = serve(race_world(contenders))
@@ -93,32 +106,70 @@ def test_only_one_request_gets_the_last_place(serve, checked_http, contenders: i
         requests.post(f"{url}/_sandbox/reset", timeout=10)
         moves = {f"appt_{i}": {"appointment_date": "2026-06-15T09:30:00.000Z"}
                  for i in range(contenders)}
-        responses = race(url, moves)
-        outcomes = sorted((r.status_code, (r.json().get("error") or {}).get("code"))
-                          for r in responses)
+        outcomes = sorted(outcome(r) for r in race(url, moves))
         assert outcomes == [(200, None)] + [(409, "SLOT_FULL")] * (contenders - 1)
-        world = checked_http("GET", f"{url}/_sandbox/world").json()["data"]
-        in_target = [a for a in world["organizations"][0]["appointments"]
-                     if a["date"] == "2026-06-15" and a["status"] in ("confirmed", "rescheduled")]
-        assert len(in_target) == 1
+        booked = [a for a in served_appointments(checked_http, url).values()
+                  if a["date"] == TARGET_DAY and a["status"] in ACTIVE]
+        assert len(booked) == 1
 
 
-def test_reactivations_racing_a_reschedule_cannot_overbook(serve) -> None:
-    world = race_world(4)
-    for appointment in world["organizations"][0]["appointments"][:2]:
-        appointment.update(date="2026-06-15", status="cancelled")
+def test_forty_requests_reschedule_and_reactivate_into_three_places(serve, checked_http,
+                                                                    contract) -> None:
+    """40 threads at once: 20 reschedule into the target window, 20 confirm again cancelled
+    appointments already dated in it. Exactly ai_slots (3) win, every other answer is a
+    contract-valid 409 SLOT_FULL, and the served world recounts to the same numbers."""
+    places, movers, returners = 3, 20, 20
+    world = race_world(movers + returners)
+    world["organizations"][0]["calendar_windows"][0].update(ai_slots=places, max_slots=places)
+    returning = [f"appt_{i}" for i in range(movers, movers + returners)]
+    for appointment in world["organizations"][0]["appointments"][movers:]:
+        appointment.update(date=TARGET_DAY, status="cancelled")
     url = serve(world)
-    for _ in range(10):
+    for _ in range(5):
         requests.post(f"{url}/_sandbox/reset", timeout=10)
-        responses = race(url, {
-            "appt_0": {"status": "confirmed"},
-            "appt_1": {"status": "confirmed"},
-            "appt_2": {"appointment_date": "2026-06-15T10:00:00.000Z"},
-            "appt_3": {"appointment_date": "2026-06-15T10:30:00.000Z"},
-        })
-        statuses = sorted(r.status_code for r in responses)
-        assert statuses == [200, 409, 409, 409]
-        assert all(r.json()["error"]["code"] == "SLOT_FULL" for r in responses if r.status_code == 409)
+        bodies = {f"appt_{i}": {"appointment_date": f"2026-06-15T{9 + i % 2:02d}:{10 + i:02d}:00.000Z"}
+                  for i in range(movers)}
+        bodies.update({appointment_id: {"status": "confirmed"} for appointment_id in returning})
+        responses = dict(zip(bodies, race(url, bodies)))
+        for response in responses.values():
+            check_response(contract, "PATCH", response.request.path_url, response.status_code,
+                           response.headers, response.content)
+        winners = {a for a, r in responses.items() if r.status_code == 200}
+        assert len(winners) == places
+        assert sorted(outcome(r) for a, r in responses.items() if a not in winners) == \
+            [(409, "SLOT_FULL")] * (movers + returners - places)
+        served = served_appointments(checked_http, url)
+        booked = {a for a, v in served.items() if v["date"] == TARGET_DAY and v["status"] in ACTIVE}
+        assert booked == winners  # the dump recounts to the answers
+        assert all(served[a]["status"] == "cancelled" for a in returning if a not in winners)
+        assert all(served[f"appt_{i}"]["date"] == "2026-06-16" for i in range(movers)
+                   if f"appt_{i}" not in winners)
+
+
+def test_pairs_moving_one_patient_twice_into_one_day_book_once(serve, checked_http) -> None:
+    """16 patients with two appointments each; 32 threads move both of each patient's
+    appointments onto the same Monday at once. For each patient exactly one move wins and
+    the other is DUPLICATE_BOOKING; the dump shows one booking per patient that day."""
+    patients = 16
+    world = race_world(2 * patients)
+    org = world["organizations"][0]
+    org["calendar_windows"][0].update(ai_slots=2 * patients, max_slots=2 * patients)
+    for i, appointment in enumerate(org["appointments"]):
+        appointment.update(patient_name=f"Patient {i // 2}", parent_phone=f"+9100000{i // 2:03d}",
+                           date="2026-06-16" if i % 2 else "2026-06-23")
+    url = serve(world)
+    for _ in range(5):
+        requests.post(f"{url}/_sandbox/reset", timeout=10)
+        bodies = {f"appt_{i}": {"appointment_date": f"2026-06-15T09:{10 + i}:00.000Z"}
+                  for i in range(2 * patients)}
+        responses = dict(zip(bodies, race(url, bodies)))
+        for p in range(patients):
+            pair = sorted(outcome(responses[f"appt_{2 * p + k}"]) for k in (0, 1))
+            assert pair == [(200, None), (409, "DUPLICATE_BOOKING")], (p, pair)
+        served = served_appointments(checked_http, url)
+        that_day = [v["patient_name"] for v in served.values()
+                    if v["date"] == TARGET_DAY and v["status"] in ACTIVE]
+        assert sorted(that_day) == sorted(f"Patient {p}" for p in range(patients))
 
 
 def test_a_world_swapped_in_mid_request_is_never_overbooked(make_app, monkeypatch) -> None:

@@ -40,10 +40,7 @@ import pytest
 from sandbox import strictjson
 from sandbox.contract import Contract
 
-# tests/ is on sys.path (pyproject's pythonpath), so conftest imports as a plain module: a
-# second copy beside pytest's own `tests.conftest`. Only plain values, a class and a function
-# come from it (no fixtures), so the copy is harmless and nothing is duplicated here.
-from conftest import DOC_ID, WRITE_KEY, LiveServer, check_response
+from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 
 pytestmark = pytest.mark.live
 

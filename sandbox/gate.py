@@ -1,0 +1,34 @@
+"""JSON Schema validation in two steps: jsonschema-rs says yes or no, jsonschema says where.
+
+jsonschema locates every problem well, but costs tens of microseconds per object: over ten
+seconds for a 100,000-appointment world, and most of a PATCH's time. jsonschema-rs, compiled
+from the same schema, answers "valid" far faster; only what it refuses is walked again by
+jsonschema for the located report. tests/test_world_gate.py checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+from jsonschema import Draft202012Validator
+from jsonschema import ValidationError as SchemaError
+
+
+class GatedValidator:
+    def __init__(self, located: Draft202012Validator, schema: dict[str, Any]) -> None:
+        """`schema` must be self-contained (its `$ref`s inside it) and mean what `located`
+        validates."""
+        self.located = located
+        self._gate = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+    def iter_errors(self, instance: Any) -> list[SchemaError]:
+        """Every problem, located; empty when the instance is valid."""
+        if self._gate.is_valid(instance):
+            return []
+        errors = list(self.located.iter_errors(instance))
+        if errors:
+            return errors
+        # The two disagree: the stricter one wins, in its own words.
+        return [SchemaError(e.message, path=list(e.instance_path), validator="schema", schema={})
+                for e in self._gate.iter_errors(instance)]
