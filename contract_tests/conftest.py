@@ -155,4 +155,4 @@ def record_documented_response(ctx: Any, response: Any, case: Any) -> None:
             body = response.json()
         except Exception:  # noqa: BLE001 - non-JSON answers are judged by the real checks
             body = None
-        coverage.record(case.method, case.formatted_path, response.status_code, body)
+        coverage.record(case.method, case.formatted_path, response.status_code, body, case.id)

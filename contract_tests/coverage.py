@@ -12,6 +12,7 @@ class Coverage:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         self.seen: Counter[tuple[str, int, str | None]] = Counter()
+        self.cases: dict[str, set[str]] = {}
         self.skipped_steps = 0
 
     def documented(self) -> list[tuple[str, int, str | None]]:
@@ -27,13 +28,19 @@ class Coverage:
                     found.append((op.operation_id, int(status), code))
         return found
 
-    def record(self, method: str, path: str, status: int, body: Any) -> None:
+    def record(self, method: str, path: str, status: int, body: Any, case_id: str = "") -> None:
         op = self.contract.operation_for(method, path.split("?")[0])
         if op is None:
             return
+        if case_id:  # a generated case (scenario steps have none)
+            self.cases.setdefault(op.operation_id, set()).add(case_id)
         error = body.get("error") if isinstance(body, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
         self.seen[(op.operation_id, status, code)] += 1
+
+    def cases_per_operation(self) -> dict[str, int]:
+        """Distinct generated cases checked, per operation (all phases)."""
+        return {op_id: len(ids) for op_id, ids in self.cases.items()}
 
     def report(self) -> list[str]:
         lines = ["Documented responses seen in this run (operation, status, error code):"]
@@ -44,6 +51,8 @@ class Coverage:
             lines.append(f"  {op_id:<18} {status} {code or '':<22} {mark}")
         missed = sum(1 for d in documented if not self.seen.get(d))
         lines.append(f"  {len(documented) - missed} of {len(documented)} documented responses seen")
+        for op_id, count in sorted(self.cases_per_operation().items()):
+            lines.append(f"  generated cases checked: {op_id} {count}")
         undocumented = [k for k in self.seen if k not in documented]
         for op_id, status, code in undocumented:
             lines.append(f"  UNDOCUMENTED: {op_id} {status} {code or ''} ({self.seen[(op_id, status, code)]}x)")
