@@ -171,9 +171,7 @@ def _target_on_same_date(org: Organization, current: Appointment,
 
 def _branch_windows(org: Organization, branch_id: str, appointment_type: str,
                     on: date) -> list[Window]:
-    day = DAYS[on.weekday()]
-    return [w for w in org.windows
-            if w.branch_id == branch_id and w.day == day and w.serves(appointment_type)]
+    return [w for w in org.windows_on(branch_id, DAYS[on.weekday()]) if w.serves(appointment_type)]
 
 
 def _agrees(window: Window, patch: Patch) -> bool:

@@ -91,9 +91,20 @@ class Organization:
     def service_name(self, service_id: str) -> str:
         return next((s.name for s in self.services if s.id == service_id), service_id)
 
+    def windows_on(self, branch_id: str, day: str) -> tuple[Window, ...]:
+        """The windows of a branch on a weekday (any service), in file order."""
+        return self._windows_by_branch_day.get((branch_id, day), ())
+
     @cached_property
     def _windows_by_id(self) -> dict[str, Window]:
         return {w.id: w for w in self.windows}
+
+    @cached_property
+    def _windows_by_branch_day(self) -> dict[tuple[str, str], tuple[Window, ...]]:
+        index: dict[tuple[str, str], list[Window]] = {}
+        for w in self.windows:
+            index.setdefault((w.branch_id, w.day), []).append(w)
+        return {key: tuple(windows) for key, windows in index.items()}
 
 
 @dataclass(frozen=True)
