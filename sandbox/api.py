@@ -6,17 +6,16 @@ against openapi.yaml (400) -> find the appointment (404) -> booking rules (422/4
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, request
 
 from . import booking
 from .booking import Patch
 from .clock import format_timestamp, parse_utc
 from .errors import (Detail, InsufficientScope, NotFound, RateLimitExceeded, Unauthorized,
                      ValidationError)
-from .http import read_json_object, runtime
+from .http import json_response, read_json_object, runtime
 from .model import PUBLIC_FIELDS, Appointment
 from .store import Credential, Store
 
@@ -107,7 +106,7 @@ def read_patch() -> Patch:
 
 
 def render(appointment: Appointment) -> Response:
-    return jsonify({"success": True, "data": public_view(appointment)})
+    return json_response({"success": True, "data": public_view(appointment)})
 
 
 def public_view(appointment: Appointment) -> dict[str, Any]:
@@ -128,7 +127,7 @@ def _bearer_key(header: str | None) -> str:
         raise Unauthorized('Missing API key. Send "Authorization: Bearer <key>".')
     scheme, _, key = header.strip().partition(" ")
     key = key.strip()
-    if scheme.lower() != "bearer" or not key or re.search(r"\s", key):
+    if scheme.lower() != "bearer" or len(key.split()) != 1:  # empty, or whitespace inside
         raise Unauthorized('Malformed Authorization header. Send "Authorization: Bearer <key>".')
     return key
 

@@ -28,6 +28,12 @@ WorldSource = World | str | Path | dict[str, Any] | None
 JOURNAL_HEADERS = ("Retry-After", "Allow", api.IGNORED_HEADER)
 
 
+class SandboxFlask(Flask):
+    def ensure_sync(self, func: Any) -> Any:
+        """Every view and hook here is synchronous: skip Flask's per-call coroutine check."""
+        return func
+
+
 def create_app(
     world: WorldSource = None,
     *,
@@ -41,7 +47,7 @@ def create_app(
     `world` may be a World, a path to a YAML/JSON world file, or a parsed document. A bad world
     raises InvalidWorld with every problem listed; nothing is served from it.
     """
-    app = Flask("huskyvoice_sandbox")
+    app = SandboxFlask("huskyvoice_sandbox")
     # No automatic OPTIONS answers: they would be empty non-JSON 200s; OPTIONS gets the 405.
     app.config.update(MAX_CONTENT_LENGTH=max_body_bytes, PROVIDE_AUTOMATIC_OPTIONS=False)
     app.json.sort_keys = False  # keep the documented field order
@@ -133,21 +139,21 @@ def _error_code(response: Response) -> str | None:
 
 def _record(response: Response, elapsed_ms: float) -> None:
     state = runtime().state
-    headers = request.headers
-    key = headers.get("Authorization", "").partition(" ")[2].strip()
+    environ = request.environ  # plain dictionary reads: this runs on every API request
+    key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
     credential = g.get("credential")
     state.journal.record(Exchange(
         time=state.clock.now(),
-        method=request.method,
+        method=environ["REQUEST_METHOD"],
         path=request.path,
-        query=request.query_string.decode("latin-1"),
+        query=environ.get("QUERY_STRING", ""),
         masked_key=mask_key(key) if key else None,
         organization=credential.organization.id if credential else None,
-        content_type=headers.get("Content-Type"),
+        content_type=environ.get("CONTENT_TYPE"),
         request_body=_request_bytes(),
         status=response.status_code,
         response_headers={k: v for k, v in response.headers.items() if k in JOURNAL_HEADERS},
-        response_json=response.get_data(as_text=True) if response.is_json else None,
+        response_json=response.get_data(as_text=True) if response.mimetype == "application/json" else None,
         duration_ms=elapsed_ms,
     ))
 

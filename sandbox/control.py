@@ -8,12 +8,12 @@ import hmac
 import ipaddress
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from . import __version__
 from .clock import format_timestamp, parse_utc
 from .errors import Detail, Forbidden, ValidationError
-from .http import read_json, runtime
+from .http import json_response, read_json, runtime
 from .world import dump_yaml, load_world, parse_document
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
@@ -36,9 +36,7 @@ def guard() -> None:
 
 
 def ok(data: Any, status: int = 200) -> Response:
-    response = jsonify({"success": True, "data": data})
-    response.status_code = status
-    return response
+    return json_response({"success": True, "data": data}, status)
 
 
 @bp.get("/health")

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, request
 
 from . import strictjson
 from .contract import Contract
@@ -32,12 +32,19 @@ def runtime() -> Runtime:
     return current_app.extensions[EXTENSION]
 
 
+# Compact, in the order built, ASCII-only and never NaN: what Flask's jsonify gives with the
+# app's settings, without its per-call set-up (a fifth of a PATCH's own time).
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # The newline keeps a shell prompt off the body when curl prints it, as jsonify does.
+    return Response(_encode(payload) + "\n", status=status, headers=headers,
+                    mimetype="application/json")
+
+
 def error_response(error: ApiError) -> Response:
-    response = jsonify(error.body())
-    response.status_code = error.status
-    for name, value in error.headers.items():
-        response.headers[name] = value
-    return response
+    return json_response(error.body(), error.status, error.headers)
 
 
 def read_json() -> Any:
@@ -55,12 +62,12 @@ def read_json() -> Any:
         raise ValidationError("The request body must be UTF-8.",
                               [Detail("header.Content-Type", f"charset must be utf-8, got {charset}")])
     raw = request.get_data(cache=True)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(raw) >= limit \
-            and request.environ["wsgi.input"].read(1):
+    if request.content_length is None:
         # A chunked body has no Content-Length for Werkzeug to refuse up front, and its
         # limited stream stops at the limit silently: a byte beyond it means "too large".
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        limit = request.max_content_length
+        if limit is not None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     return parse_json_text(raw)
 
 

@@ -9,6 +9,7 @@ API's JSON error envelope too, so a client never has to handle a second error fo
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from waitress import create_server
@@ -48,6 +49,9 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
 
     Raises OSError when the address cannot be bound.
     """
+    # "Task queue depth is N" on every request that waits for a thread: under load, thousands
+    # of lines that say only "busy", and the logging itself slows the server down.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     listeners: dict[int, Any] = {}
     server = create_server(app, map=listeners, host=host, port=port, threads=threads,
                            ident="huskyvoice-sandbox")
