@@ -46,6 +46,19 @@ class Store:
         for appointment in appointments:
             self.put(appointment)
 
+    def copy(self) -> Store:
+        """An independent copy, with its own lock: much faster than building the indexes again
+        (a reset of a 100,000-appointment world copies instead of re-indexing)."""
+        other = Store.__new__(Store)
+        other.lock = threading.RLock()
+        other.organizations = self.organizations  # immutable: shared
+        other._credentials = self._credentials
+        with self.lock:
+            other._appointments = dict(self._appointments)  # appointments are immutable
+            other._load = Counter(self._load)
+            other._bookings = defaultdict(set, {k: set(v) for k, v in self._bookings.items()})
+        return other
+
     # -- keys -------------------------------------------------------------------------------
     def authenticate(self, key: str) -> Credential | None:
         """The credential for `key`, looked up by its SHA-256 digest.

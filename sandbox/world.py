@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +43,11 @@ class World:
     scenario: dict[str, Any] | None = None
 
     def new_store(self) -> Store:
+        """A store holding this world's appointments, as loaded."""
+        return self._pristine.copy()
+
+    @cached_property
+    def _pristine(self) -> Store:
         return Store(self.organizations, self.appointments)
 
 
