@@ -1,0 +1,60 @@
+"""Worlds of any size for the benchmark: the default world plus `extra` appointments.
+
+The extra appointments fill a dedicated branch's weekday windows, one distinct patient each, so
+they load without breaking a rule and every check (capacity, duplicates) has them to look
+through if it does not use an index. The default world's ids, keys and windows are unchanged,
+so the same requests (and the same answers) serve every size.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from typing import Any
+
+import yaml
+
+from sandbox.resources import default_world_path
+
+FILLER_BRANCH = "branch_bench_filler"
+PER_WINDOW = 50  # appointments per window and date
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+
+
+def default_document() -> dict[str, Any]:
+    return yaml.safe_load(default_world_path().read_text(encoding="utf-8"))
+
+
+def big_world(extra: int, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The default world with `extra` more appointments in org_demo."""
+    document = copy.deepcopy(base or default_document())
+    org = document["organizations"][0]
+    service = org["services"][0]["id"]
+    org["branches"].append({"id": FILLER_BRANCH, "name": "Benchmark filler"})
+    org["calendar_windows"].extend(
+        {"id": f"bench-window-{day}", "branch_id": FILLER_BRANCH, "day": day,
+         "session": "Morning", "batch": "BF", "start_time": "08:00", "end_time": "12:00",
+         "max_slots": PER_WINDOW, "ai_slots": PER_WINDOW, "appointment_type": None,
+         "active": True, "closed_dates": []}
+        for day in DAYS)
+    weekdays = _weekdays(date(2027, 1, 4))
+    on = next(weekdays)
+    for i in range(extra):
+        if i and i % PER_WINDOW == 0:
+            on = next(weekdays)
+        org["appointments"].append({
+            "appointment_id": f"appt_bench_{i:07d}", "appointment_type": service,
+            "branch_id": FILLER_BRANCH, "date": on.isoformat(), "session": "Morning",
+            "batch": "BF", "patient_name": f"Patient {i}", "parent_phone": f"+91{i:010d}",
+            "status": "confirmed", "created_at": "2026-05-01T09:00:00.000Z",
+            "updated_at": "2026-05-01T09:00:00.000Z",
+        })
+    return document
+
+
+def _weekdays(start: date):
+    day = start
+    while True:
+        if day.weekday() < 5:
+            yield day
+        day += timedelta(days=1)
