@@ -26,6 +26,7 @@ access_log = logging.getLogger("huskyvoice_sandbox.access")
 
 WorldSource = World | str | Path | dict[str, Any] | None
 JOURNAL_HEADERS = ("Retry-After", "Allow", api.IGNORED_HEADER)
+MAX_JOURNAL_FIELD = 1024  # characters of a path, query or Content-Type the journal keeps
 
 
 class SandboxFlask(Flask):
@@ -145,11 +146,11 @@ def _record(response: Response, elapsed_ms: float) -> None:
     state.journal.record(Exchange(
         time=state.clock.now(),
         method=environ["REQUEST_METHOD"],
-        path=request.path,
-        query=environ.get("QUERY_STRING", ""),
+        path=clip(request.path, MAX_JOURNAL_FIELD),
+        query=clip(environ.get("QUERY_STRING", ""), MAX_JOURNAL_FIELD),
         masked_key=mask_key(key) if key else None,
         organization=credential.organization.id if credential else None,
-        content_type=environ.get("CONTENT_TYPE"),
+        content_type=clip(environ.get("CONTENT_TYPE") or "", MAX_JOURNAL_FIELD) or None,
         request_body=_request_bytes(),
         status=response.status_code,
         response_headers={k: v for k, v in response.headers.items() if k in JOURNAL_HEADERS},
