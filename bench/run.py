@@ -76,6 +76,7 @@ except ImportError as missing:
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+NOTES = BENCH_DIR / "notes.md"  # the maintainers' reading of the figures, kept across runs
 LUA_SCRIPT = BENCH_DIR / "request.lua"
 BARE_APP = BENCH_DIR / "bare_app.py"
 HOST = "127.0.0.1"
@@ -914,8 +915,8 @@ def markdown(sections: Sequence[Section]) -> str:
          "and wrk present (`apt-get install -y wrk`; Prism optional: "
          f"`npm install -g @stoplight/prism-cli`):\n\n```sh\n{REPRODUCE}\n```"),
     ]
-    notes = ["## Notes", "_To be filled in by the maintainers: what was slow, what changed._"]
-    return "\n\n".join([*head, *(s.markdown() for s in sections), *notes]) + "\n"
+    notes = NOTES.read_text(encoding="utf-8").strip() if NOTES.exists() else ""
+    return "\n\n".join([*head, *(s.markdown() for s in sections), notes]).rstrip() + "\n"
 
 
 # -- entry point ----------------------------------------------------------------------------
