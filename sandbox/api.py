@@ -15,7 +15,7 @@ from .booking import Patch
 from .clock import format_timestamp, parse_utc
 from .errors import (Detail, InsufficientScope, NotFound, RateLimitExceeded, Unauthorized,
                      ValidationError)
-from .http import json_response, read_json_object, runtime
+from .http import json_response, read_json_object, runtime, session_state
 from .model import PUBLIC_FIELDS, Appointment
 from .store import Credential, Store
 
@@ -28,7 +28,7 @@ IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
 
 @bp.get("/appointments/<appointment_id>")
 def get_appointment(appointment_id: str) -> Response:
-    store = runtime().state.store  # read once: a world swap mid-request must not mix worlds
+    store = session_state().store  # read once: a world swap mid-request must not mix worlds
     credential = authorize(GET_OPERATION, store)
     found = store.get(credential.organization.id, appointment_id)
     if found is None:
@@ -38,7 +38,7 @@ def get_appointment(appointment_id: str) -> Response:
 
 @bp.patch("/appointments/<appointment_id>")
 def update_appointment(appointment_id: str) -> Response:
-    state = runtime().state
+    state = session_state()
     store = state.store  # read once: the checks and the write must see one world
     credential = authorize(PATCH_OPERATION, store)
     patch = read_patch()
@@ -74,7 +74,8 @@ def authorize(operation_id: str, store: Store) -> Credential:
     if missing:
         raise InsufficientScope(f"This API key lacks the {', '.join(missing)} scope.")
     org = credential.organization
-    wait = rt.state.limiter.hit(credential.digest, org.rate_limit_per_minute, rt.state.clock.now())
+    state = session_state()
+    wait = state.limiter.hit(credential.digest, org.rate_limit_per_minute, state.clock.now())
     if wait is not None:
         raise RateLimitExceeded(
             f"Rate limit of {org.rate_limit_per_minute} requests per minute exceeded. "

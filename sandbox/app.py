@@ -11,14 +11,14 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, control
+from . import api, control, docs
 from .contract import Contract
 from .errors import (ApiError, Detail, InternalError, MethodNotAllowed, NotFound,
                      PayloadTooLarge, ValidationError)
-from .http import DEFAULT_MAX_BODY_BYTES, EXTENSION, Runtime, error_response, runtime
+from .http import DEFAULT_MAX_BODY_BYTES, EXTENSION, Runtime, error_response, runtime, session_state
 from .journal import DEFAULT_SIZE, MAX_BODY_CHARS as MAX_JOURNAL_BODY, Exchange, clip, mask_key
 from .resources import default_world_path
-from .state import SandboxState
+from .sessions import DEFAULT_MAX_SESSIONS, Sessions
 from .world import World, load_world, load_world_file
 
 log = logging.getLogger("huskyvoice_sandbox")
@@ -42,6 +42,7 @@ def create_app(
     journal_size: int = DEFAULT_SIZE,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     contract: Contract | None = None,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> Flask:
     """A sandbox app serving `world` (default: fixtures/default.yaml).
 
@@ -56,12 +57,13 @@ def create_app(
     app.url_map.strict_slashes = True
     app.url_map.merge_slashes = False  # its answer would be a 308 HTML redirect; 404 instead
     app.extensions[EXTENSION] = Runtime(
-        state=SandboxState(_resolve_world(world), journal_size),
+        sessions=Sessions(_resolve_world(world), journal_size, max_sessions),
         contract=contract or Contract(),
         admin_token=admin_token,
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(docs.bp)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml)
     app.add_url_rule("/openapi.json", "spec_json", _spec_json)
     app.register_error_handler(ApiError, error_response)
@@ -139,7 +141,7 @@ def _error_code(response: Response) -> str | None:
 
 
 def _record(response: Response, elapsed_ms: float) -> None:
-    state = runtime().state
+    state = session_state()
     environ = request.environ  # plain dictionary reads: this runs on every API request
     key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
     credential = g.get("credential")

@@ -13,7 +13,8 @@ from flask import Blueprint, Response, request
 from . import __version__
 from .clock import format_timestamp, parse_utc
 from .errors import Detail, Forbidden, ValidationError
-from .http import json_response, read_json, runtime
+from .http import json_response, read_json, runtime, session_state
+from .sessions import DEFAULT_SESSION, SESSION_HEADER, check_name
 from .world import dump_yaml, load_world, parse_document
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
@@ -41,19 +42,20 @@ def ok(data: Any, status: int = 200) -> Response:
 
 @bp.get("/health")
 def health() -> Response:
-    return ok({"status": "ok", "version": __version__, **runtime().state.summary()})
+    session = request.headers.get(SESSION_HEADER) or DEFAULT_SESSION
+    return ok({"status": "ok", "version": __version__, "session": session, **session_state().summary()})
 
 
 @bp.post("/reset")
 def reset() -> Response:
-    state = runtime().state
+    state = session_state()
     state.reset()
     return ok(state.summary())
 
 
 @bp.get("/world")
 def get_world() -> Response:
-    document = runtime().state.dump()
+    document = session_state().dump()
     if request.args.get("format") == "yaml" or _prefers_yaml():
         return Response(dump_yaml(document), mimetype="application/yaml")
     return ok(document)
@@ -68,10 +70,58 @@ def put_world() -> Response:
     raw = request.get_data(cache=True)
     document = parse_document(raw, "request body")
     world = load_world(document, "request body")  # raises InvalidWorld, old world stays
-    state = runtime().state
+    state = session_state()
     state.replace(world)
     return ok(state.summary())
 
+
+# -- sessions -----------------------------------------------------------------------------------
+
+@bp.get("/sessions")
+def list_sessions() -> Response:
+    sessions = runtime().sessions
+    return ok({"max_sessions": sessions.max_sessions, "sessions": sessions.listing()})
+
+
+@bp.delete("/sessions/<name>")
+def delete_session(name: str) -> Response:
+    runtime().sessions.delete(check_name(name, "path.name"))
+    return ok({"deleted": name})
+
+
+# -- snapshots (of the session the request names) -----------------------------------------------
+
+@bp.get("/snapshots")
+def list_snapshots() -> Response:
+    state = session_state()
+    return ok([snapshot.summary(name) for name, snapshot in sorted(state.snapshots.items())])
+
+
+@bp.post("/snapshots")
+def save_snapshot() -> Response:
+    """`{"name": "seeded"}` keeps the session's appointments and clock under that name."""
+    body = read_json()
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str):
+        raise ValidationError("Send the snapshot's name.", [Detail("body.name", 'expected {"name": "seeded"}')])
+    snapshot = session_state().save(check_name(name, "body.name"))
+    return ok(snapshot.summary(name), 201)
+
+
+@bp.post("/snapshots/<name>/restore")
+def restore_snapshot(name: str) -> Response:
+    state = session_state()
+    state.restore(name)
+    return ok(state.summary())
+
+
+@bp.delete("/snapshots/<name>")
+def delete_snapshot(name: str) -> Response:
+    session_state().delete_snapshot(name)
+    return ok({"deleted": name})
+
+
+# -- journal --------------------------------------------------------------------------------------
 
 @bp.get("/requests")
 def get_requests() -> Response:
@@ -82,12 +132,12 @@ def get_requests() -> Response:
             raise ValidationError("limit must be a whole number of at least 1.",
                                   [Detail("query.limit", f"expected a positive integer, got {raw!r}")])
         limit = int(raw)
-    return ok(runtime().state.journal.entries(limit))
+    return ok(session_state().journal.entries(limit))
 
 
 @bp.delete("/requests")
 def clear_requests() -> Response:
-    return ok({"cleared": runtime().state.journal.clear()})
+    return ok({"cleared": session_state().journal.clear()})
 
 
 @bp.get("/clock")
@@ -100,7 +150,7 @@ def put_clock() -> Response:
     """`{"now": "<UTC datetime>"}` freezes, `{"now": null}` returns to real time,
     `{"advance_seconds": N}` moves a frozen clock."""
     body = read_json()
-    clock = runtime().state.clock
+    clock = session_state().clock
     if not isinstance(body, dict) or len(body.keys() & {"now", "advance_seconds"}) != 1:
         raise ValidationError("Send either now or advance_seconds.", [Detail(
             "body", 'expected {"now": "2026-06-15T09:00:00.000Z"}, {"now": null} or {"advance_seconds": 60}')])
@@ -133,7 +183,7 @@ def _moment(value: Any) -> Any:
 
 
 def _clock_view() -> dict[str, Any]:
-    clock = runtime().state.clock
+    clock = session_state().clock
     return {"now": format_timestamp(clock.now()), "frozen": clock.frozen}
 
 

@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from . import strictjson
 from .contract import Contract
 from .errors import ApiError, Detail, PayloadTooLarge, ValidationError
+from .sessions import SESSION_HEADER, Sessions, check_name
 from .state import SandboxState
 
 EXTENSION = "huskyvoice_sandbox"
@@ -23,13 +24,32 @@ JSON_TYPES = ("application/json",)
 class Runtime:
     """What the blueprints need, kept on `app.extensions` (no module-level state)."""
 
-    state: SandboxState
+    sessions: Sessions
     contract: Contract
     admin_token: str | None = None
+
+    @property
+    def state(self) -> SandboxState:
+        """The default session's state."""
+        return self.sessions.default
 
 
 def runtime() -> Runtime:
     return current_app.extensions[EXTENSION]
+
+
+def session_state() -> SandboxState:
+    """The state of the session this request names in X-Sandbox-Session (the default session
+    without it), looked up once per request."""
+    state = g.get("sandbox_state")
+    if state is None:
+        sessions = runtime().sessions
+        name = request.headers.get(SESSION_HEADER)
+        if name is not None:
+            g.sandbox_state = sessions.default  # where a refused name's request is journaled
+            check_name(name, f"header.{SESSION_HEADER}")
+        state = g.sandbox_state = sessions.get(name)
+    return state
 
 
 # Compact, in the order built, ASCII-only and never NaN: what Flask's jsonify gives with the

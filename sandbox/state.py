@@ -1,16 +1,35 @@
-"""Everything one sandbox serves from: the world last loaded, the live store, the clock, the
-rate-limit counters and the request journal. Reset and replace swap them as a whole."""
+"""Everything one sandbox session serves from: the world last loaded, the live store, the clock,
+the rate-limit counters, the request journal and named snapshots. Reset, replace and restore
+swap them as a whole."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from .clock import Clock, format_timestamp
+from .clock import Clock, format_timestamp, utc_now
+from .errors import Detail, NotFound, ValidationError
 from .journal import DEFAULT_SIZE, Journal
 from .ratelimit import SlidingWindowLimiter
 from .store import Store
 from .world import World, dump_world
+
+MAX_SNAPSHOTS = 32  # per session
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    world: World
+    store: Store  # never served: restoring serves a copy, so a snapshot can be restored again
+    clock: datetime | None  # the frozen moment, or None for real time
+    taken_at: datetime
+
+    def summary(self, name: str) -> dict[str, Any]:
+        return {"name": name, "taken_at": format_timestamp(self.taken_at),
+                "appointments": len(self.store),
+                "clock": format_timestamp(self.clock) if self.clock else None}
 
 
 class SandboxState:
@@ -21,6 +40,7 @@ class SandboxState:
         self.journal = Journal(journal_size)
         self.world = world
         self.store: Store
+        self.snapshots: dict[str, Snapshot] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -36,6 +56,41 @@ class SandboxState:
         with self._lock:
             self.world = world
             self.reset()
+
+    def save(self, name: str) -> Snapshot:
+        """Keep the current appointments and clock under `name` (replacing a snapshot of that
+        name); at most MAX_SNAPSHOTS per session."""
+        with self._lock:
+            if name not in self.snapshots and len(self.snapshots) >= MAX_SNAPSHOTS:
+                raise ValidationError(f"This session already has {MAX_SNAPSHOTS} snapshots; delete one first.",
+                                      [Detail("body.name", f"at most {MAX_SNAPSHOTS} snapshots per session")])
+            store = self.store
+            snapshot = Snapshot(self.world, store.copy(),
+                                self.clock.now() if self.clock.frozen else None, utc_now())
+            self.snapshots[name] = snapshot
+            return snapshot
+
+    def restore(self, name: str) -> Snapshot:
+        """Serve the snapshot's appointments and clock again; rate-limit history is cleared, as
+        on reset; the journal is kept."""
+        with self._lock:
+            snapshot = self.snapshot(name)
+            self.world = snapshot.world
+            self.store = snapshot.store.copy()
+            self.clock.freeze(snapshot.clock)
+            self.limiter.clear()
+            return snapshot
+
+    def snapshot(self, name: str) -> Snapshot:
+        found = self.snapshots.get(name)
+        if found is None:
+            raise NotFound(f"No snapshot named {name} in this session.")
+        return found
+
+    def delete_snapshot(self, name: str) -> None:
+        with self._lock:
+            self.snapshot(name)
+            del self.snapshots[name]
 
     def dump(self) -> dict[str, Any]:
         store = self.store

@@ -1,0 +1,91 @@
+"""Sessions: isolated copies of the loaded world in one server.
+
+Requests without `X-Sandbox-Session` use the shared default session. A request naming a session
+gets that session's own state (appointments, clock, journal, rate-limit counters, snapshots),
+created on first use from the server's world. Named sessions are bounded in number: creating
+one more than the limit evicts the least recently used.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from .errors import Detail, NotFound, ValidationError
+from .journal import DEFAULT_SIZE
+from .state import SandboxState
+from .world import World
+
+SESSION_HEADER = "X-Sandbox-Session"
+DEFAULT_SESSION = "default"
+DEFAULT_MAX_SESSIONS = 64
+_NAME = re.compile(r"[!-.0-~]{1,64}")  # printable ASCII but space and "/" (names go in paths)
+
+
+def check_name(name: str, where: str) -> str:
+    """A session or snapshot name: 1-64 printable ASCII characters, no space and no "/"."""
+    if not _NAME.fullmatch(name):
+        shown = name[:64].encode("ascii", "backslashreplace").decode("ascii")
+        raise ValidationError(f"Invalid name {shown!r}.", [Detail(
+            where, "must be 1-64 printable ASCII characters, without spaces or '/'")])
+    return name
+
+
+class Sessions:
+    def __init__(self, world: World, journal_size: int = DEFAULT_SIZE,
+                 max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
+        self._lock = threading.Lock()
+        self._journal_size = journal_size
+        self.max_sessions = max_sessions
+        self.default = SandboxState(world, journal_size)
+        self._named: OrderedDict[str, SandboxState] = OrderedDict()
+        self._last_used: dict[str, float] = {}
+
+    @property
+    def world(self) -> World:
+        """The world new sessions start from: the default session's."""
+        return self.default.world
+
+    def get(self, name: str | None) -> SandboxState:
+        """The session's state, created on first use; None or "default" is the shared one."""
+        if name is None or name == DEFAULT_SESSION:
+            return self.default
+        with self._lock:
+            state = self._named.get(name)
+            if state is None:
+                state = SandboxState(self.world, self._journal_size)
+                self._named[name] = state
+                while len(self._named) > self.max_sessions:
+                    evicted, _ = self._named.popitem(last=False)
+                    self._last_used.pop(evicted, None)
+            self._named.move_to_end(name)
+            self._last_used[name] = time.time()
+            return state
+
+    def delete(self, name: str) -> None:
+        if name == DEFAULT_SESSION:
+            raise ValidationError("The default session cannot be deleted; reset it instead.",
+                                  [Detail("path.name", "is the default session")])
+        with self._lock:
+            if self._named.pop(name, None) is None:
+                raise NotFound(f"No session named {name}.")
+            self._last_used.pop(name, None)
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The default session, then named ones from least to most recently used."""
+        with self._lock:
+            named = list(self._named.items())
+            used = dict(self._last_used)
+        rows = [{"name": DEFAULT_SESSION, **self.default.summary()}]
+        for name, state in named:
+            rows.append({"name": name, "last_used": _stamp(used.get(name)), **state.summary()})
+        return rows
+
+
+def _stamp(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
