@@ -13,6 +13,7 @@ from .clock import format_timestamp
 from .errors import InvalidWorld
 from .resources import default_world_path
 from .server import DEFAULT_THREADS, make_server
+from .watch import WorldWatcher
 from .world import World, load_world_file
 
 DEFAULT_HOST = "127.0.0.1"
@@ -37,12 +38,21 @@ def main() -> None:
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 256),
               help="Worker threads of the WSGI server.")
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
+@click.option("--watch", is_flag=True,
+              help="Reload the world file (--fixtures) when it changes; a world with problems "
+                   "is reported and the previous one stays served.")
 def serve(world_path: Path | None, host: str, port: int, admin_token: str | None, threads: int,
-          quiet: bool) -> None:
+          quiet: bool, watch: bool) -> None:
     """Serve the sandbox with the production WSGI server (waitress)."""
     from .app import create_app
+    from .http import EXTENSION
 
-    world = _load_or_exit(world_path or default_world_path())
+    if watch and world_path is None:
+        raise click.UsageError("--watch needs --fixtures PATH: a world file of yours to watch.")
+    path = world_path or default_world_path()
+    # Made before loading, so an edit saved while the server starts is reloaded, not missed.
+    watcher = WorldWatcher(path) if watch else None
+    world = _load_or_exit(path)
     app = create_app(world, admin_token=admin_token)
     try:
         server = make_server(app, host, port, threads)
@@ -52,12 +62,16 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
         sys.exit(1)
     _configure_logging(quiet)
     url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
-    _banner(url, world, admin_token)
+    _banner(url, world, admin_token, path if watcher else None)
+    if watcher:
+        watcher.start(app.extensions[EXTENSION].state.replace)
     try:
         server.run()
     except KeyboardInterrupt:
         click.echo("\nstopped")
     finally:
+        if watcher:
+            watcher.stop()
         server.close()
 
 
@@ -144,9 +158,11 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(url: str, world: World, admin_token: str | None) -> None:
+def _banner(url: str, world: World, admin_token: str | None, watching: Path | None) -> None:
     echo = click.echo
     echo(f"huskyvoice-sandbox {__version__} serving {world.source}")
+    if watching:
+        echo(f"  watching     {watching} (reloaded when it changes)")
     echo(f"  API          {url}/v1/appointments/{{appointment_id}}")
     echo(f"  contract     {url}/openapi.yaml")
     guard = "admin token required" if admin_token else "loopback clients only"
