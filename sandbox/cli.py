@@ -165,6 +165,7 @@ def _banner(url: str, world: World, admin_token: str | None, watching: Path | No
         echo(f"  watching     {watching} (reloaded when it changes)")
     echo(f"  API          {url}/v1/appointments/{{appointment_id}}")
     echo(f"  contract     {url}/openapi.yaml")
+    echo(f"  docs         {url}/docs")
     guard = "admin token required" if admin_token else "loopback clients only"
     echo(f"  control API  {url}/_sandbox/ ({guard})")
     clock = format_timestamp(world.clock) if world.clock else "real time"
