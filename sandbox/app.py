@@ -16,7 +16,7 @@ from .contract import Contract
 from .errors import (ApiError, Detail, InternalError, MethodNotAllowed, NotFound,
                      PayloadTooLarge, ValidationError)
 from .http import DEFAULT_MAX_BODY_BYTES, EXTENSION, Runtime, error_response, runtime, session_state
-from .journal import DEFAULT_SIZE, MAX_BODY_CHARS as MAX_JOURNAL_BODY, Exchange, clip, mask_key
+from .journal import DEFAULT_SIZE, MAX_BODY_CHARS as MAX_JOURNAL_BODY, Exchange, clip, error_code, mask_key
 from .resources import default_world_path
 from .sessions import DEFAULT_MAX_SESSIONS, Sessions
 from .world import World, load_world, load_world_file
@@ -52,7 +52,9 @@ def create_app(
     app = SandboxFlask("huskyvoice_sandbox")
     # No automatic OPTIONS answers: they would be empty non-JSON 200s; OPTIONS gets the 405.
     app.config.update(MAX_CONTENT_LENGTH=max_body_bytes, PROVIDE_AUTOMATIC_OPTIONS=False)
-    app.json.sort_keys = False  # keep the documented field order
+    # Responses go through http.json_response; these keep Flask's own JSON (the test client's
+    # `json=` bodies) in the order written and compact, like the sandbox's answers.
+    app.json.sort_keys = False
     app.json.compact = True
     app.url_map.strict_slashes = True
     app.url_map.merge_slashes = False  # its answer would be a 308 HTML redirect; 404 instead
@@ -135,9 +137,7 @@ def _journal_and_log(response: Response) -> Response:
 def _error_code(response: Response) -> str | None:
     if response.status_code < 400 or response.mimetype != "application/json":
         return None
-    body = response.get_json(silent=True)
-    error = body.get("error") if isinstance(body, dict) else None
-    return error.get("code") if isinstance(error, dict) else None
+    return error_code(response.get_json(silent=True))
 
 
 def _record(response: Response, elapsed_ms: float) -> None:

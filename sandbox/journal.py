@@ -56,7 +56,6 @@ class Exchange:
 
     def entry(self) -> dict[str, Any]:
         body = json.loads(self.response_json) if self.response_json else None
-        error = body.get("error") if isinstance(body, dict) else None
         return {
             "id": self.id,
             "time": format_timestamp(self.time),
@@ -67,10 +66,16 @@ class Exchange:
             "organization": self.organization,
             "request": {"content_type": self.content_type, "body": _body(self.request_body)},
             "response": {"status": self.status,
-                         "code": error.get("code") if isinstance(error, dict) else None,
+                         "code": error_code(body),
                          "headers": self.response_headers, "body": body},
             "duration_ms": round(self.duration_ms, 2),
         }
+
+
+def error_code(body: Any) -> str | None:
+    """The `error.code` of an enveloped error body, if it is one."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def _body(raw: bytes | None) -> Any:

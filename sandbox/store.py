@@ -35,16 +35,22 @@ class Store:
     def __init__(self, organizations: Iterable[Organization],
                  appointments: Iterable[Appointment] = ()) -> None:
         self.lock = threading.RLock()
-        self.organizations = {org.id: org for org in organizations}
-        self._credentials = {
-            key_digest(k.key): Credential(org, k, key_digest(k.key))
-            for org in self.organizations.values() for k in org.api_keys
-        }
+        self.organizations: dict[str, Organization] = {}
+        self._credentials: dict[bytes, Credential] = {}
         self._appointments: dict[str, Appointment] = {}
         self._load: Counter[_WindowDay] = Counter()
         self._bookings: defaultdict[_BookingKey, set[str]] = defaultdict(set)
+        for org in organizations:
+            self.add_organization(org)
         for appointment in appointments:
             self.put(appointment)
+
+    def add_organization(self, org: Organization) -> None:
+        """Serve an organization and accept its keys."""
+        self.organizations[org.id] = org
+        for k in org.api_keys:
+            digest = key_digest(k.key)
+            self._credentials[digest] = Credential(org, k, digest)
 
     def copy(self) -> Store:
         """An independent copy, with its own lock: much faster than building the indexes again

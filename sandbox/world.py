@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -41,6 +41,8 @@ class World:
     appointments: tuple[Appointment, ...]
     description: str | None = None
     scenario: dict[str, Any] | None = None
+    # The store the loader filled while checking the rules; never served, only copied.
+    loaded_store: Store | None = field(default=None, compare=False, repr=False)
 
     def new_store(self) -> Store:
         """A store holding this world's appointments, as loaded."""
@@ -48,6 +50,8 @@ class World:
 
     @cached_property
     def _pristine(self) -> Store:
+        if self.loaded_store is not None:
+            return self.loaded_store
         return Store(self.organizations, self.appointments)
 
 
@@ -182,6 +186,7 @@ def load_world(document: Any, source: str = "<world>") -> World:
         appointments=tuple(builder.appointments),
         description=document.get("description"),
         scenario=document.get("scenario"),
+        loaded_store=builder.store,
     )
 
 
@@ -204,7 +209,7 @@ class _Builder:
         self._org_ids: set[str] = set()
         self._keys: dict[str, str] = {}
         self._appointment_ids: dict[str, str] = {}
-        self._store = Store([])
+        self.store = Store([])
 
     def ok(self, prefix: tuple[Any, ...]) -> bool:
         """No schema problem at or below `prefix`."""
@@ -246,6 +251,7 @@ class _Builder:
         org = Organization(raw["id"], raw["name"], zone, raw.get("rate_limit_per_minute"),
                            tuple(keys), tuple(services), tuple(branches), tuple(windows))
         self.organizations.append(org)
+        self.store.add_organization(org)
         refs.windows_complete = windows_complete
         for i, appt in self._valid_items(raw, index, "appointments")[0]:
             self._appointment(org, appt, f"{at}.appointments[{i}]", refs)
@@ -336,11 +342,11 @@ class _Builder:
         )
         if appointment.active:
             try:
-                booking.check_room(org, self._store, appointment)
+                booking.check_room(org, self.store, appointment)
             except ApiError as exc:
                 self.problem(where, f"the seed already breaks a rule ({exc.code}): {exc.message}")
                 return
-        self._store.put(appointment)
+        self.store.put(appointment)
         self.appointments.append(appointment)
 
 
