@@ -1,16 +1,18 @@
 """The `/v1` blueprint: the documented endpoints.
 
-Each request goes: authenticate (401) -> scope (403) -> rate limit (429) -> validate the body
-against openapi.yaml (400) -> find the appointment (404) -> booking rules (422/409) -> render.
+Each request goes: a forced response, if one is due -> authenticate (401) -> scope (403) ->
+rate limit (429) -> validate the body against openapi.yaml (400) -> find the appointment (404)
+-> booking rules (422/409) -> render.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from . import booking
+from . import booking, forcing
 from .booking import Patch
 from .clock import format_timestamp, parse_utc
 from .errors import (Detail, InsufficientScope, NotFound, RateLimitExceeded, Unauthorized,
@@ -23,7 +25,38 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 
 GET_OPERATION = "getAppointment"
 PATCH_OPERATION = "updateAppointment"
+OPERATIONS = {"api.get_appointment": GET_OPERATION, "api.update_appointment": PATCH_OPERATION}
 IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
+
+
+@bp.before_request
+def forced_response() -> Response | None:
+    """Answer as forced (the request's X-Sandbox-Force header, else the session's first
+    matching rule), or wait as forced and go on; None to handle the request as usual."""
+    operation = OPERATIONS.get(request.endpoint or "")
+    if operation is None:
+        return None
+    appointment_id = (request.view_args or {}).get("appointment_id")
+    state = session_state()  # first: a bad session name is the first problem to report
+    header = request.environ.get(forcing.FORCE_ENVIRON)  # a plain dict read: every request asks
+    if header is not None:
+        rule, via = forcing.from_header(header, operation, runtime().contract), "header"
+    else:
+        rule, via = state.forced.take(operation, appointment_id), "control"
+        if rule is None:
+            return None
+    g.forced = rule.mark(via, operation)
+    if rule.delay_ms:
+        time.sleep(rule.delay_ms / 1000)
+    if rule.drop:
+        request.environ[forcing.DROP_KEY] = True  # the WSGI layer closes the connection
+        return Response(status=204)
+    answer = rule.answers.get(operation)
+    if answer is None:  # a delay alone
+        return None
+    if answer.body is None:  # a response the spec documents without a body
+        return Response(status=answer.status, headers=answer.headers)
+    return json_response(answer.body, answer.status, answer.headers)
 
 
 @bp.get("/appointments/<appointment_id>")

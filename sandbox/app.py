@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, control, docs
+from . import api, control, docs, forcing
 from .contract import Contract
 from .errors import (ApiError, Detail, InternalError, MethodNotAllowed, NotFound,
                      PayloadTooLarge, ValidationError)
@@ -63,6 +63,7 @@ def create_app(
         contract=contract or Contract(),
         admin_token=admin_token,
     )
+    app.wsgi_app = forcing.DroppingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(docs.bp)
@@ -126,9 +127,11 @@ def _start_timer() -> None:
 def _journal_and_log(response: Response) -> Response:
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     if access_log.isEnabledFor(logging.INFO):
-        access_log.info('%s "%s %s" %s %s %.1fms', request.remote_addr, request.method,
-                        clip(request.full_path.rstrip("?"), 300), response.status_code,
-                        _error_code(response) or "-", elapsed_ms)
+        dropped = forcing.DROP_KEY in request.environ
+        access_log.info('%s "%s %s" %s %s %.1fms%s', request.remote_addr, request.method,
+                        clip(request.full_path.rstrip("?"), 300), "-" if dropped else response.status_code,
+                        _error_code(response) or "-", elapsed_ms,
+                        " (dropped, as forced)" if dropped else " (forced)" if g.get("forced") else "")
     if request.path.startswith("/v1/"):
         _record(response, elapsed_ms)
     return response
@@ -145,20 +148,34 @@ def _record(response: Response, elapsed_ms: float) -> None:
     environ = request.environ  # plain dictionary reads: this runs on every API request
     key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
     credential = g.get("credential")
+    if forcing.DROP_KEY in environ:  # nothing was sent
+        status, headers, sent = None, {}, None
+    else:
+        status = response.status_code
+        headers = {k: v for k, v in response.headers.items() if k in JOURNAL_HEADERS}
+        sent = response.get_data(as_text=True) if response.mimetype == "application/json" else None
     state.journal.record(Exchange(
         time=state.clock.now(),
         method=environ["REQUEST_METHOD"],
         path=clip(request.path, MAX_JOURNAL_FIELD),
         query=clip(environ.get("QUERY_STRING", ""), MAX_JOURNAL_FIELD),
+        operation=api.OPERATIONS.get(request.endpoint or ""),
+        appointment_id=_clipped_id(),
         masked_key=mask_key(key) if key else None,
         organization=credential.organization.id if credential else None,
         content_type=clip(environ.get("CONTENT_TYPE") or "", MAX_JOURNAL_FIELD) or None,
         request_body=_request_bytes(),
-        status=response.status_code,
-        response_headers={k: v for k, v in response.headers.items() if k in JOURNAL_HEADERS},
-        response_json=response.get_data(as_text=True) if response.mimetype == "application/json" else None,
+        status=status,
+        response_headers=headers,
+        response_json=sent,
         duration_ms=elapsed_ms,
+        forced=g.get("forced"),
     ))
+
+
+def _clipped_id() -> str | None:
+    appointment_id = (request.view_args or {}).get("appointment_id")
+    return None if appointment_id is None else clip(appointment_id, MAX_JOURNAL_FIELD)
 
 
 def _request_bytes() -> bytes | None:

@@ -17,12 +17,31 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from .errors import Detail, location
-from .gate import GatedValidator
+from .gate import GatedValidator, short_message
 from .resources import spec_path
 
 SPEC_URI = "urn:huskyvoice:openapi"
 MAX_DETAILS = 20
 MAX_MESSAGE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class DocumentedHeader:
+    name: str
+    required: bool
+    schema_pointer: str
+    example: Any  # None when the spec gives none
+
+
+@dataclass(frozen=True)
+class DocumentedResponse:
+    """One response the spec documents for an operation: what a forced answer may send."""
+
+    operation_id: str
+    status: int
+    examples: dict[str, Any]  # name -> body, in spec order
+    body_pointer: str | None  # the JSON body's schema, if the response has a body
+    headers: dict[str, DocumentedHeader]
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,7 @@ class Contract:
             op.operation_id: self._validator(op.body_pointer)
             for op in self.operations.values() if op.body_pointer
         }
+        self.responses = {op.operation_id: self._read_responses(op) for op in self.operations.values()}
 
     # -- reading the spec -------------------------------------------------------------------
     def _read_operations(self) -> list[Operation]:
@@ -70,13 +90,36 @@ class Contract:
                                        tuple(op.get("x-required-scopes", ())), pointer))
         return found
 
+    def _read_responses(self, op: Operation) -> dict[int, DocumentedResponse]:
+        base = f"/paths/{_escape(op.path)}/{op.method.lower()}/responses"
+        found = {}
+        for status in self.resolve(base):
+            if not status.isdigit():
+                continue  # "default" or a range: nothing a forced answer can name
+            pointer = self.deref_pointer(f"{base}/{status}")
+            response = self.resolve(pointer)
+            content = response.get("content", {}).get("application/json")
+            examples = {name: self.deref(example).get("value")
+                        for name, example in (content or {}).get("examples", {}).items()}
+            headers = {}
+            for name in response.get("headers", {}):
+                header_pointer = self.deref_pointer(f"{pointer}/headers/{_escape(name)}")
+                header = self.resolve(header_pointer)
+                example = header.get("example", (header.get("examples") or [None])[0])
+                headers[name] = DocumentedHeader(name, bool(header.get("required")),
+                                                 f"{header_pointer}/schema", example)
+            body_pointer = self.deref_pointer(f"{pointer}/content/application~1json/schema") if content else None
+            found[int(status)] = DocumentedResponse(op.operation_id, int(status), examples, body_pointer, headers)
+        return found
+
     def _validator(self, pointer: str) -> GatedValidator:
         """The validator of the schema at `pointer`, compiled once."""
         if pointer not in self._validators:
             located = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=self._registry,
                                            format_checker=Draft202012Validator.FORMAT_CHECKER)
-            # Self-contained for jsonschema-rs: the spec's components, referred to from the root.
-            whole = {"$ref": f"#{pointer}", "components": self.spec.get("components", {})}
+            # Self-contained for jsonschema-rs: the spec's schemas, referred to from the root.
+            whole = {"$ref": f"#{pointer}",
+                     **{part: self.spec[part] for part in ("components", "paths") if part in self.spec}}
             self._validators[pointer] = GatedValidator(located, whole)
         return self._validators[pointer]
 
@@ -93,6 +136,14 @@ class Contract:
         for part in pointer.strip("/").split("/"):
             node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
+
+    def deref_pointer(self, pointer: str) -> str:
+        """The pointer of the node `pointer` refers to, following `$ref`s."""
+        node = self.resolve(pointer)
+        while isinstance(node, dict) and "$ref" in node:
+            pointer = node["$ref"][1:]
+            node = self.resolve(pointer)
+        return pointer
 
     # -- requests ---------------------------------------------------------------------------
     def body_problems(self, operation_id: str, body: Any) -> list[Detail]:
@@ -146,11 +197,21 @@ class Contract:
         return [f"{location(e.absolute_path) or 'body'}: {e.message}" for e in
                 self._validator(pointer).iter_errors(body)]
 
+    def value_problems(self, pointer: str, value: Any, root: str) -> list[Detail]:
+        """How `value` breaks the schema at `pointer`, located under `root` (e.g. `body.body`)."""
+        errors = sorted(self._validator(pointer).iter_errors(value), key=lambda e: [str(p) for p in e.path])
+        return [Detail(location(e.absolute_path, root), short_message(e)[:MAX_MESSAGE_CHARS]) for e in errors][:MAX_DETAILS]
+
     def deref(self, node: dict[str, Any]) -> dict[str, Any]:
         """The spec node a `$ref` points to (followed until it is no reference)."""
         while "$ref" in node:
             node = self.resolve(node["$ref"][1:])
         return node
+
+
+def _escape(name: str) -> str:
+    """A name as one JSON-pointer segment."""
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 def _template_regex(template: str) -> re.Pattern[str]:
@@ -166,18 +227,5 @@ def _detail(error: Any) -> Detail:
     message = error.schema.get("x-error-message") if isinstance(error.schema, dict) else None
     if not path and error.validator != "anyOf":
         message = None
-    text = message or _short(error)
+    text = message or short_message(error)
     return Detail(location(path, "body"), text[:MAX_MESSAGE_CHARS])
-
-
-def _short(error: Any) -> str:
-    """jsonschema's message, without echoing a huge value back."""
-    if error.validator == "maxLength":
-        return f"is longer than {error.validator_value} characters"
-    if error.validator == "type":
-        expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"must be of type {expected}, got {type(error.instance).__name__}"
-    if error.validator == "enum":
-        return f"must be one of {', '.join(map(str, error.validator_value))}"
-    return error.message

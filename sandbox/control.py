@@ -1,5 +1,5 @@
 """The control API, `/_sandbox/`: reset, replace and read the world, the request journal, the
-clock, and health. Sandbox-only; served to loopback clients, or to anyone sending the admin
+clock, sessions, snapshots, forced responses, and health. Sandbox-only; served to loopback clients, or to anyone sending the admin
 token when the server was started with one (then every control request must send it)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from . import __version__
+from . import __version__, forcing
 from .clock import format_timestamp, parse_utc
 from .errors import Detail, Forbidden, ValidationError
 from .http import json_response, read_json, runtime, session_state
@@ -119,6 +119,31 @@ def restore_snapshot(name: str) -> Response:
 def delete_snapshot(name: str) -> Response:
     session_state().delete_snapshot(name)
     return ok({"deleted": name})
+
+
+# -- forced responses (of the session the request names) ----------------------------------------
+
+@bp.get("/forced-responses")
+def list_forced() -> Response:
+    return ok(session_state().forced.listing())
+
+
+@bp.post("/forced-responses")
+def add_forced() -> Response:
+    """E.g. `{"operation": "updateAppointment", "status": 409, "example": "SLOT_FULL"}`."""
+    rule = forcing.build(read_json(), runtime().contract)
+    return ok(session_state().forced.add(rule).view(), 201)
+
+
+@bp.delete("/forced-responses")
+def clear_forced() -> Response:
+    return ok({"cleared": session_state().forced.clear()})
+
+
+@bp.delete("/forced-responses/<rule_id>")
+def delete_forced(rule_id: str) -> Response:
+    session_state().forced.delete(rule_id)
+    return ok({"deleted": rule_id})
 
 
 # -- journal --------------------------------------------------------------------------------------

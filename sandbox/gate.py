@@ -32,3 +32,19 @@ class GatedValidator:
         # The two disagree: the stricter one wins, in its own words.
         return [SchemaError(e.message, path=list(e.instance_path), validator="schema", schema={})
                 for e in self._gate.iter_errors(instance)]
+
+
+def short_message(error: SchemaError) -> str:
+    """jsonschema's message, shorter, and without echoing a huge value back."""
+    if error.validator == "maxLength":
+        return f"is longer than {error.validator_value} characters"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"must be of type {expected}, got {type(error.instance).__name__}"
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(map(repr, extra))
+    return error.message

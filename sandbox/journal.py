@@ -44,14 +44,17 @@ class Exchange:
     method: str
     path: str
     query: str
+    operation: str | None  # the spec's operationId; None for paths the spec does not describe
+    appointment_id: str | None
     masked_key: str | None
     organization: str | None
     content_type: str | None
     request_body: bytes | None  # at most MAX_BODY_CHARS * 4 + 1 bytes; None if not read
-    status: int
+    status: int | None  # None: the connection was dropped on purpose, nothing was sent
     response_headers: dict[str, str]
     response_json: str | None  # the JSON text sent, if the response was JSON
     duration_ms: float
+    forced: dict[str, Any] | None = None  # how the answer was forced, if it was
     id: int = field(default=0)
 
     def entry(self) -> dict[str, Any]:
@@ -62,6 +65,8 @@ class Exchange:
             "method": self.method,
             "path": self.path,
             "query": self.query,
+            "operation": self.operation,
+            "appointment_id": self.appointment_id,
             "key": self.masked_key,
             "organization": self.organization,
             "request": {"content_type": self.content_type, "body": _body(self.request_body)},
@@ -69,6 +74,7 @@ class Exchange:
                          "code": error_code(body),
                          "headers": self.response_headers, "body": body},
             "duration_ms": round(self.duration_ms, 2),
+            "forced": self.forced,
         }
 
 

@@ -44,3 +44,7 @@ def scenarios_dir() -> Path:
 
 def world_schema_path() -> Path:
     return Path(str(_PACKAGE / "schemas" / "world.schema.json"))
+
+
+def forced_response_schema_path() -> Path:
+    return Path(str(_PACKAGE / "schemas" / "forced-response.schema.json"))

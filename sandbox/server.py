@@ -15,7 +15,9 @@ from typing import Any
 from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
+
+from .forcing import ConnectionDropped
 
 DEFAULT_THREADS = 8
 
@@ -40,7 +42,17 @@ class JsonErrorTask(ErrorTask):
         self.write(payload)
 
 
+class SandboxTask(WSGITask):
+    def execute(self) -> None:
+        try:
+            super().execute()
+        except ConnectionDropped:  # a forced drop: send nothing, close the connection
+            self.wrote_header = True  # so that finish() writes no response either
+            self.close_on_finish = True
+
+
 class JsonErrorChannel(HTTPChannel):
+    task_class = SandboxTask
     error_task_class = JsonErrorTask
 
 

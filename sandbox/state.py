@@ -1,6 +1,6 @@
 """Everything one sandbox session serves from: the world last loaded, the live store, the clock,
-the rate-limit counters, the request journal and named snapshots. Reset, replace and restore
-swap them as a whole."""
+the rate-limit counters, the request journal, named snapshots and pending forced responses.
+Reset, replace and restore swap them as a whole."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from .clock import Clock, format_timestamp, utc_now
 from .errors import Detail, NotFound, ValidationError
+from .forcing import ForcedResponses
 from .journal import DEFAULT_SIZE, Journal
 from .ratelimit import SlidingWindowLimiter
 from .store import Store
@@ -41,15 +42,18 @@ class SandboxState:
         self.world = world
         self.store: Store
         self.snapshots: dict[str, Snapshot] = {}
+        self.forced = ForcedResponses()
         self.reset()
 
     def reset(self) -> None:
-        """Back to the world last loaded: its appointments, its clock, no rate-limit history."""
+        """Back to the world last loaded: its appointments, its clock, no rate-limit history,
+        no forced responses pending. Snapshots and the journal are kept."""
         with self._lock:
             store = self.world.new_store()
             self.store = store
             self.clock.freeze(self.world.clock)
             self.limiter.clear()
+            self.forced.clear()
 
     def replace(self, world: World) -> None:
         """Serve another (already validated) world from now on."""

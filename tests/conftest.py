@@ -18,6 +18,8 @@ from sandbox.world import load_world_file
 
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 
+pytest_plugins = ("pytester",)  # tests/test_plugin.py runs example projects with the plugin
+
 
 class ContractClient(FlaskClient):
     """A Flask test client that checks every response against openapi.yaml."""

@@ -125,6 +125,12 @@ CONTROL_ROUTES = [
     ControlRoute("POST", "/_sandbox/snapshots/s1/restore", mutates=True,
                  rule="/_sandbox/snapshots/<name>/restore"),
     ControlRoute("DELETE", "/_sandbox/snapshots/s1", mutates=True, rule="/_sandbox/snapshots/<name>"),
+    ControlRoute("GET", "/_sandbox/forced-responses"),
+    ControlRoute("POST", "/_sandbox/forced-responses", b'{"status": 500}', "application/json",
+                 mutates=True),
+    ControlRoute("DELETE", "/_sandbox/forced-responses", mutates=True),
+    ControlRoute("DELETE", "/_sandbox/forced-responses/force_1", mutates=True,
+                 rule="/_sandbox/forced-responses/<rule_id>"),
 ]
 NON_LOOPBACK_ADDRESSES = [
     "10.1.2.3", "192.0.2.2", "2001:db8::1", "fe80::1", "::ffff:10.1.2.3",  # real peers
@@ -139,9 +145,12 @@ def limiter_of(app: Any) -> SlidingWindowLimiter:
 
 def move_away_from_the_seed(client: Any) -> None:
     """State that a reset, a world swap, a clock move, a journal clear, a snapshot restored or
-    deleted and a session deleted would each undo (session s1 and snapshot s1, of the seed)."""
+    deleted, a session deleted and a forced response deleted would each undo (session s1,
+    snapshot s1, of the seed, and forced response force_1, for an appointment never asked for)."""
     assert client.get("/_sandbox/health", headers={"X-Sandbox-Session": "s1"}).status_code == 200
     assert client.post("/_sandbox/snapshots", json={"name": "s1"}).status_code == 201
+    assert client.post("/_sandbox/forced-responses",
+                       json={"appointment_id": "appt_never", "status": 500}).status_code == 201
     assert client.patch(url(), json=MOVE_AWAY, headers=bearer(WRITE_KEY)).status_code == 200
     assert client.get(url(LAKEVIEW_ID), headers=bearer(LAKEVIEW_KEY)).status_code == 200
     assert client.put("/_sandbox/clock", json={"advance_seconds": 90}).status_code == 200
@@ -156,6 +165,7 @@ def snapshot(client: Any) -> dict[str, Any]:
         "rate-limited keys": len(limiter_of(client.application)),
         "sessions": [s["name"] for s in data(client.get("/_sandbox/sessions"))["sessions"]],
         "snapshots": data(client.get("/_sandbox/snapshots")),
+        "forced responses": data(client.get("/_sandbox/forced-responses")),
     }
 
 
