@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .app import create_app  # noqa: E402  (after __version__, which the app reports)
-
 __all__ = ["__version__", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # create_app is imported on first use: the pytest plugin (sandbox.pytest_plugin) is loaded in
+    # every pytest run of every project that installs this package, and must not pull Flask in.
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any
 
 from waitress import create_server
@@ -71,3 +72,39 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = JsonErrorChannel
     return server
+
+
+class ServerThread:
+    """A server running in a background thread, for tests and the pytest plugin: start(), the
+    `url`, then stop(), which ends the workers before closing the sockets (closing first races
+    a worker still answering, and the loop's select() with the closed sockets)."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
+                 threads: int = DEFAULT_THREADS) -> None:
+        self.server = make_server(app, host, port, threads)
+        self.url = f"http://{host}:{self.server.effective_port}"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="huskyvoice-sandbox", daemon=True)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.server.task_dispatcher.shutdown()
+        self.server.close()
+        self._thread.join(timeout=5)  # a kept-alive client connection can hold the loop; daemon
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # the sockets stop() closed under select()
+            if not self._stopping.is_set():
+                raise

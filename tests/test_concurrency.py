@@ -11,7 +11,7 @@ import pytest
 import requests
 from helpers import check_response
 from sandbox import booking
-from sandbox.server import make_server
+from sandbox.server import ServerThread
 
 CHECKUP = "11111111-1111-4111-8111-111111111111"
 KEY = {"Authorization": "Bearer sk_test_race"}
@@ -61,14 +61,13 @@ def serve(make_app) -> Iterator[Any]:
     servers = []
 
     def start(world: dict[str, Any]) -> str:
-        server = make_server(make_app(world), "127.0.0.1", 0, threads=32)
-        threading.Thread(target=server.run, daemon=True).start()
+        server = ServerThread(make_app(world), threads=32).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.effective_port}"
+        return server.url
 
     yield start
     for server in servers:
-        server.close()
+        server.stop()
 
 
 def race(url: str, bodies: dict[str, dict[str, Any]]) -> list[requests.Response]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
@@ -10,7 +9,7 @@ import pytest
 import requests
 
 from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
-from sandbox.server import make_server
+from sandbox.server import ServerThread
 
 SESSION = "X-Sandbox-Session"
 APPT = f"/v1/appointments/{DOC_ID}"
@@ -175,10 +174,8 @@ def test_a_session_keeps_at_most_32_snapshots(client) -> None:
 
 @pytest.fixture
 def served(make_app) -> Iterator[str]:
-    server = make_server(make_app(), "127.0.0.1", 0, threads=16)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with ServerThread(make_app(), threads=16) as server:
+        yield server.url
 
 
 def test_parallel_jobs_in_their_own_sessions_do_not_see_each_other(served: str) -> None:

@@ -1,0 +1,388 @@
+"""The pytest plugin (sandbox.pytest_plugin): the example integrator project passes with it, small
+pytester projects show each way to choose a world, isolation between tests and the failure
+messages, and this suite uses the fixtures itself for the handle's API."""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sandbox.forcing import ConnectionDropped
+from sandbox.pytest_plugin import SandboxControlError
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "clinic-reminders"
+EXAMPLE_TESTS = 12
+DOC = "appt_a1b2c3d4e5"  # the default world's documented appointment
+
+
+def tiny_world(label: str) -> dict[str, Any]:
+    """A one-appointment world whose description (and read-write key, `sk_<label>`) is `label`."""
+    service = "2b8f4c1e-6a3d-4e5f-9b7a-1c2d3e4f5a6b"
+    return {"version": 1, "description": label, "clock": "2026-06-01T08:00:00.000Z", "organizations": [{
+        "id": "org_tiny", "name": "Tiny", "timezone": "UTC",
+        "api_keys": [{"key": "sk_tiny_read", "scopes": ["appointments:read"]},
+                     {"key": f"sk_{label}", "scopes": ["appointments:read", "appointments:write"]}],
+        "services": [{"id": service, "name": "Checkup"}],
+        "branches": [{"id": "b1", "name": "Main"}],
+        "calendar_windows": [{"id": "w1", "branch_id": "b1", "day": "monday", "session": "Morning",
+                              "batch": "MA", "start_time": "09:00", "end_time": "12:00",
+                              "max_slots": 2, "ai_slots": 2}],
+        "appointments": [{"appointment_id": "appt_tiny", "appointment_type": service, "branch_id": "b1",
+                          "date": "2026-06-15", "session": "Morning", "batch": "MA",
+                          "patient_name": "Tia", "parent_phone": "+10000000000"}]}]}
+
+
+def bad_world() -> dict[str, Any]:
+    """Three problems: an unknown timezone, an unknown branch, and so an unplaced appointment."""
+    world = tiny_world("bad")
+    org = world["organizations"][0]
+    org["timezone"] = "Mars/Olympus"
+    org["calendar_windows"][0]["branch_id"] = "nowhere"
+    return world
+
+
+def write_worlds(pytester: pytest.Pytester, *labels: str) -> None:
+    (pytester.path / "worlds").mkdir(exist_ok=True)
+    for label in labels:
+        (pytester.path / "worlds" / f"{label}.yaml").write_text(yaml.safe_dump(tiny_world(label)))
+
+
+# -- the example project ------------------------------------------------------------------------
+
+def test_the_example_project_passes_with_the_installed_plugin(pytester: pytest.Pytester) -> None:
+    if not EXAMPLE.is_dir():
+        pytest.skip(f"{EXAMPLE} is absent (an installed copy without examples/)")
+    shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # the entry point loads it
+    result.assert_outcomes(passed=EXAMPLE_TESTS)
+
+
+# -- choosing the world ---------------------------------------------------------------------------
+
+SOURCES = """
+import os
+import pytest
+
+def described(handle):
+    return handle.world()["description"]
+
+def test_unmarked(huskyvoice):
+    assert described(huskyvoice) == os.environ.get("EXPECTED_WORLD", "ini")
+
+@pytest.mark.huskyvoice_world("worlds/marker.yaml")
+def test_marker_with_a_relative_path(huskyvoice):
+    assert described(huskyvoice) == "marker"
+
+@pytest.mark.huskyvoice_world(%r)
+def test_marker_with_a_document(huskyvoice):
+    assert described(huskyvoice) == "document"
+
+@pytest.mark.huskyvoice_world("worlds/class.yaml")
+class TestTheClosestMarkerWins:
+    def test_class_marker(self, huskyvoice):
+        assert described(huskyvoice) == "class"
+
+    @pytest.mark.huskyvoice_world(source="worlds/marker.yaml")
+    def test_method_marker(self, huskyvoice):
+        assert described(huskyvoice) == "marker"
+"""
+
+OVERRIDE_CONFTEST = """
+import pytest
+
+@pytest.fixture
+def huskyvoice_world():
+    return %r
+"""
+
+OVERRIDDEN = """
+import pytest
+
+def test_the_fixture_chooses(huskyvoice):
+    assert huskyvoice.world()["description"] == %r
+    assert huskyvoice.key == "sk_%s"  # the first key that can read and write
+
+@pytest.mark.huskyvoice_world("worlds/marker.yaml")
+def test_a_marker_beats_the_fixture(huskyvoice):
+    assert huskyvoice.world()["description"] == "marker"
+"""
+
+
+def test_worlds_come_from_marker_fixture_ini_and_command_line(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_worlds(pytester, "ini", "marker", "class", "cli", "fixture")
+    pytester.makeini("[pytest]\nhuskyvoice_world = worlds/ini.yaml\n")
+    pytester.makepyfile(test_sources=SOURCES % (tiny_world("document"),))
+    for folder, world, label in (("by_path", "worlds/fixture.yaml", "fixture"),
+                                 ("by_document", tiny_world("fixture-document"), "fixture-document")):
+        (pytester.path / folder).mkdir()
+        (pytester.path / folder / "conftest.py").write_text(OVERRIDE_CONFTEST % (world,))
+        (pytester.path / folder / f"test_{folder}.py").write_text(OVERRIDDEN % (label, label))
+
+    pytester.runpytest().assert_outcomes(passed=9)
+
+    monkeypatch.setenv("EXPECTED_WORLD", "cli")
+    pytester.runpytest("--huskyvoice-world", "worlds/cli.yaml", "-k", "unmarked").assert_outcomes(passed=1)
+
+
+BAD_WORLDS = """
+import pytest
+
+@pytest.mark.huskyvoice_world(%r)
+def test_bad_document(huskyvoice):
+    pass
+
+@pytest.mark.huskyvoice_world("worlds/missing.yaml")
+def test_missing_file(huskyvoice_server):
+    pass
+
+@pytest.mark.huskyvoice_world(42)
+def test_not_a_world(huskyvoice):
+    pass
+"""
+
+
+def test_a_bad_world_fails_setup_listing_every_problem(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(BAD_WORLDS % (bad_world(),))
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=3)
+    missing = pytester.path / "worlds" / "missing.yaml"
+    for line in ("huskyvoice: the world from the huskyvoice_world marker was refused",
+                 "<marker>: the world has 3 problems; nothing was loaded",
+                 "  organizations[0].timezone: unknown timezone 'Mars/Olympus' (use an IANA name such as UTC or Asia/Kolkata)",
+                 "  organizations[0].calendar_windows[0].branch_id: unknown branch 'nowhere'",
+                 f"{missing}: the world has 1 problem; nothing was loaded",
+                 "  file: No such file or directory",
+                 "huskyvoice: the huskyvoice_world marker must give a path, a world document (dict) or None, not int"):
+        assert line in result.stdout.lines
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*During handling*")
+
+
+# -- isolation --------------------------------------------------------------------------------------
+
+ISOLATION = """
+import pytest
+
+DOC = "appt_a1b2c3d4e5"
+LAKEVIEW, LIMITED_KEY = "appt_9z8y7x6w5v", "sk_test_other_write"  # 5 requests a minute
+
+def check_pristine_then_change_everything(sandbox):
+    assert sandbox.journal() == []
+    assert sandbox.now() == "2026-05-26T11:00:00.000Z"
+    assert sandbox.snapshots() == [] and sandbox.forced() == []
+    assert sandbox.get_appointment(DOC).data["assigned_doctor"] is None
+    assert sandbox.get_appointment(LAKEVIEW, key=LIMITED_KEY).status == 200
+
+    assert sandbox.update_appointment(DOC, {"assigned_doctor": "Dr. Leak"}).status == 200
+    limited = [sandbox.get_appointment(LAKEVIEW, key=LIMITED_KEY).status for _ in range(5)]
+    assert limited[-1] == 429
+    sandbox.freeze_clock("2030-01-01T00:00:00.000Z")
+    sandbox.snapshot("changed")
+    sandbox.force(500, operation="getAppointment", times=5)
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_in_process(huskyvoice, run):
+    check_pristine_then_change_everything(huskyvoice)
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_served(huskyvoice_server, run):
+    check_pristine_then_change_everything(huskyvoice_server)
+
+def test_both_handles_of_a_test_share_its_sandbox(huskyvoice, huskyvoice_server):
+    huskyvoice_server.update_appointment(DOC, {"assigned_doctor": "Dr. Http"})
+    assert huskyvoice.get_appointment(DOC).data["assigned_doctor"] == "Dr. Http"
+"""
+
+
+def test_nothing_leaks_from_one_test_to_the_next(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ISOLATION)
+    pytester.runpytest().assert_outcomes(passed=5)  # whatever order pytest-randomly picks
+
+
+SERVED = """
+import json
+import urllib.error
+import urllib.request
+import pytest
+
+urls = []
+
+def test_plain_urllib_reaches_it(huskyvoice_url):
+    request = urllib.request.Request(huskyvoice_url + "/v1/appointments/appt_a1b2c3d4e5",
+                                     headers={"Authorization": "Bearer sk_test_demo_write"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response)["data"]["patient_name"] == "Aadhi"
+    urls.append(huskyvoice_url)
+    with open("url.txt", "w") as seen:  # for the outer test: the server is gone afterwards
+        seen.write(huskyvoice_url)
+
+def test_one_server_per_session(huskyvoice_url):
+    assert huskyvoice_url == urls[0]
+
+def test_between_tests_it_answers_503():
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urls[0] + "/_sandbox/health", timeout=10)
+    assert refused.value.code == 503
+"""
+
+
+def test_one_served_sandbox_per_session_reachable_with_urllib(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SERVED)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+
+    url = (pytester.path / "url.txt").read_text()
+    with pytest.raises(urllib.error.URLError):  # closed at the end of the session
+        urllib.request.urlopen(url + "/_sandbox/health", timeout=5)
+
+
+# -- failure messages -----------------------------------------------------------------------------
+
+JOURNAL_ASSERTIONS = """
+DOC = "appt_a1b2c3d4e5"
+
+def test_expects_two_conflicts(huskyvoice):
+    huskyvoice.force(409, example="SLOT_FULL", operation="updateAppointment")
+    huskyvoice.update_appointment(DOC, {"notes": "x"})
+    huskyvoice.get_appointment(DOC)
+    huskyvoice.assert_called("updateAppointment", times=2, code="SLOT_FULL")
+
+def test_expects_no_reads(huskyvoice_server):
+    huskyvoice_server.get_appointment(DOC)
+    huskyvoice_server.assert_not_called("getAppointment")
+
+def test_expects_a_call(huskyvoice):
+    huskyvoice.assert_called()
+"""
+
+
+def test_journal_assertions_show_the_expectation_and_the_journal(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(JOURNAL_ASSERTIONS)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines_random([
+        "E*expected exactly 2 updateAppointment calls with code='SLOT_FULL', found 1",
+        "E*journal (2 calls):",
+        "E*#1 PATCH /v1/appointments/appt_a1b2c3d4e5 -> 409 SLOT_FULL (forced)",
+        "E*#2 GET /v1/appointments/appt_a1b2c3d4e5 -> 200",
+        "E*expected no getAppointment calls, found 1",
+        "E*#1 GET /v1/appointments/appt_a1b2c3d4e5 -> 200",
+        "E*expected at least 1 API call, found 0",
+        "E*the journal is empty: no API requests were made",
+    ])
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")  # the traceback ends in the test
+
+
+# -- the plugin's cost when unused ------------------------------------------------------------------
+
+def test_an_unused_plugin_does_not_import_flask(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import sys
+
+        def test_nothing_heavy_was_imported():
+            assert "sandbox.pytest_plugin" in sys.modules
+            assert "flask" not in sys.modules
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+# -- the handles' API, through this suite's own use of the fixtures ------------------------------------
+
+def test_a_refused_control_call_raises_with_the_sandbox_explanation(huskyvoice) -> None:
+    with pytest.raises(SandboxControlError) as missing:
+        huskyvoice.restore("missing")
+    assert str(missing.value) == \
+        "POST /_sandbox/snapshots/missing/restore -> 404 NOT_FOUND: No snapshot named missing in this session."
+    assert not isinstance(missing.value, AssertionError)
+
+    with pytest.raises(SandboxControlError) as refused:
+        huskyvoice.load_world(bad_world())
+    lines = str(refused.value).splitlines()
+    assert lines[0] == "PUT /_sandbox/world -> 400 INVALID_WORLD: request body: the world has 3 problems; nothing was loaded"
+    assert lines[1:3] == [
+        "  organizations[0].timezone: unknown timezone 'Mars/Olympus' (use an IANA name such as UTC or Asia/Kolkata)",
+        "  organizations[0].calendar_windows[0].branch_id: unknown branch 'nowhere'"]
+    assert (refused.value.code, len(refused.value.details)) == ("INVALID_WORLD", 3)
+    assert huskyvoice.get_appointment(DOC).status == 200  # the old world stays
+
+
+def test_load_world_from_a_path_and_the_key_follows_it(huskyvoice) -> None:
+    assert huskyvoice.key == "YOUR_API_KEY"
+    huskyvoice.load_world("fixtures/scenarios/slot-full.yaml")  # relative to the rootdir
+    assert huskyvoice.key == "sk_test_full_write"
+    assert [k["organization"] for k in huskyvoice.keys] == ["org_full"]
+    huskyvoice.load_world(tiny_world("document"))
+    assert huskyvoice.world()["description"] == "document"
+    assert huskyvoice.get_appointment("appt_tiny", key="").code == "UNAUTHORIZED"
+
+
+def test_unknown_operation_names_are_refused(huskyvoice) -> None:
+    valid = "the spec's operations are: getAppointment, updateAppointment"
+    for method in (huskyvoice.calls, huskyvoice.call_count, huskyvoice.assert_called,
+                   huskyvoice.assert_not_called, huskyvoice.force):
+        with pytest.raises(ValueError, match=f"unknown operation 'patchAppointment'; {valid}"):
+            method(operation="patchAppointment")
+    assert huskyvoice.forced() == []
+
+
+def test_the_clock_methods(huskyvoice) -> None:
+    india = timezone(timedelta(hours=5, minutes=30))
+    assert huskyvoice.freeze_clock(datetime(2026, 6, 1, 10, 0, tzinfo=india)) == "2026-06-01T04:30:00.000Z"
+    assert huskyvoice.advance_clock(90) == huskyvoice.now() == "2026-06-01T04:31:30.000Z"
+    with pytest.raises(ValueError, match="aware datetime"):
+        huskyvoice.freeze_clock(datetime(2026, 6, 1, 10, 0))
+    huskyvoice.real_clock()
+    assert not huskyvoice.now().startswith("2026-06-01T04:31")
+    with pytest.raises(SandboxControlError, match="the clock is not frozen"):
+        huskyvoice.advance_clock(1)
+
+
+def test_forced_answers_show_in_replies_and_the_journal(huskyvoice) -> None:
+    rule = huskyvoice.force(429, operation="getAppointment", headers={"Retry-After": 7}, times=2)
+    assert (rule["remaining"], huskyvoice.forced()[0]["id"]) == (2, rule["id"])
+
+    reply = huskyvoice.get_appointment(DOC)
+    assert (reply.status, reply.code, reply.headers["retry-after"]) == (429, "RATE_LIMIT_EXCEEDED", "7")
+    huskyvoice.clear_forced()
+    assert huskyvoice.get_appointment(DOC).data["appointment_id"] == DOC
+
+    first, second = huskyvoice.journal()
+    assert str(first) == f"GET /v1/appointments/{DOC} -> 429 RATE_LIMIT_EXCEEDED (forced)"
+    assert (first.forced["rule"], second.forced) == (rule["id"], None)
+    assert huskyvoice.call_count("getAppointment", forced=False, status=200) == 1
+
+
+def test_a_forced_drop_raises_a_connection_error(huskyvoice, huskyvoice_server) -> None:
+    huskyvoice.force(drop=True, times=2)
+    with pytest.raises(ConnectionDropped):
+        huskyvoice.get_appointment(DOC)
+    with pytest.raises(ConnectionError):
+        huskyvoice_server.update_appointment(DOC, {"assigned_doctor": "Dr. Lost"})
+
+    assert [str(call) for call in huskyvoice.journal()] == [
+        f"GET /v1/appointments/{DOC} -> dropped (forced)",
+        f"PATCH /v1/appointments/{DOC} -> dropped (forced)"]
+    assert huskyvoice.get_appointment(DOC).data["assigned_doctor"] is None
+
+
+# -- the README's example ---------------------------------------------------------------------------
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_the_readme_example_passes_as_written(pytester: pytest.Pytester) -> None:
+    if not README.is_file():
+        pytest.skip(f"{README} is absent (an installed copy without the README)")
+    section = README.read_text(encoding="utf-8").split("## pytest plugin", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_readme=code)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
