@@ -7,7 +7,6 @@ rate limit (429) -> validate the body against openapi.yaml (400) -> find the app
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Response, g, request
@@ -17,7 +16,7 @@ from .booking import Patch
 from .clock import format_timestamp, parse_utc
 from .errors import (Detail, InsufficientScope, NotFound, RateLimitExceeded, Unauthorized,
                      ValidationError)
-from .http import json_response, read_json_object, runtime, session_state
+from .http import json_response, read_json_object, require_control_access, runtime, session_state
 from .model import PUBLIC_FIELDS, Appointment
 from .store import Credential, Store
 
@@ -39,7 +38,8 @@ def forced_response() -> Response | None:
     appointment_id = (request.view_args or {}).get("appointment_id")
     state = session_state()  # first: a bad session name is the first problem to report
     header = request.environ.get(forcing.FORCE_ENVIRON)  # a plain dict read: every request asks
-    if header is not None:
+    if header is not None:  # a control feature: no remote client may stall the server with it
+        require_control_access(f"The {forcing.FORCE_HEADER} header")
         rule, via = forcing.from_header(header, operation, runtime().contract), "header"
     else:
         rule, via = state.forced.take(operation, appointment_id), "control"
@@ -47,7 +47,7 @@ def forced_response() -> Response | None:
             return None
     g.forced = rule.mark(via, operation)
     if rule.delay_ms:
-        time.sleep(rule.delay_ms / 1000)
+        state.forced.wait(rule.delay_ms / 1000)  # cut short by a reset or a clear
     if rule.drop:
         request.environ[forcing.DROP_KEY] = True  # the WSGI layer closes the connection
         return Response(status=204)

@@ -204,9 +204,7 @@ class Contract:
 
     def deref(self, node: dict[str, Any]) -> dict[str, Any]:
         """The spec node a `$ref` points to (followed until it is no reference)."""
-        while "$ref" in node:
-            node = self.resolve(node["$ref"][1:])
-        return node
+        return self.resolve(self.deref_pointer(node["$ref"][1:])) if "$ref" in node else node
 
 
 def _escape(name: str) -> str:

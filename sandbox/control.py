@@ -4,36 +4,26 @@ token when the server was started with one (then every control request must send
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from . import __version__, forcing
 from .clock import format_timestamp, parse_utc
-from .errors import Detail, Forbidden, ValidationError
-from .http import json_response, read_json, runtime, session_state
+from .errors import Detail, ValidationError
+from .http import json_response, read_json, require_control_access, runtime, session_state
 from .sessions import DEFAULT_SESSION, SESSION_HEADER, check_name
 from .world import dump_yaml, load_world, parse_document
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 
-ADMIN_HEADER = "X-Sandbox-Admin-Token"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 WORLD_MAX_BYTES = 64 * 1024 * 1024
 
 
 @bp.before_request
 def guard() -> None:
-    token = runtime().admin_token
-    if token is not None:
-        sent = request.headers.get(ADMIN_HEADER, "")
-        if not hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode("utf-8")):
-            raise Forbidden(f"The control API needs the admin token in the {ADMIN_HEADER} header.")
-    elif not _loopback(request.remote_addr):
-        raise Forbidden("The control API is served only to loopback clients; start the server "
-                        "with --admin-token to allow others.")
+    require_control_access("The control API")
 
 
 def ok(data: Any, status: int = 200) -> Response:
@@ -59,6 +49,14 @@ def get_world() -> Response:
     if request.args.get("format") == "yaml" or _prefers_yaml():
         return Response(dump_yaml(document), mimetype="application/yaml")
     return ok(document)
+
+
+@bp.get("/keys")
+def list_keys() -> Response:
+    """The session's API keys in world order, as `serve` prints them: cheaper than the world."""
+    organizations = session_state().store.organizations.values()
+    return ok([{"key": k.key, "name": k.name, "organization": org.id, "scopes": sorted(k.scopes)}
+               for org in organizations for k in org.api_keys])
 
 
 @bp.put("/world")
@@ -216,11 +214,3 @@ def _prefers_yaml() -> bool:
     best = request.accept_mimetypes.best_match(("application/json",) + YAML_TYPES)
     return best in YAML_TYPES
 
-
-def _loopback(address: str | None) -> bool:
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack listener
-    return (mapped or ip).is_loopback

@@ -32,7 +32,7 @@ FORCE_ENVIRON = "HTTP_X_SANDBOX_FORCE"  # the header, as WSGI names it
 HEADER_FIELDS = ("status", "example", "delay_ms", "drop")  # the rest needs the control API
 MAX_RULES = 64  # per session
 DROP_KEY = "huskyvoice_sandbox.drop"  # set in the WSGI environ of a request to drop
-_DIGITS = re.compile(r"[0-9]{1,9}")  # not str.isdigit(): it accepts "²", which int() refuses
+_DIGITS = re.compile(r"[0-9]{1,18}")  # not str.isdigit(): it accepts "²", which int() refuses
 _HEADER_TEXT = re.compile(r"[\t\x20-\x7e]{0,1024}")  # what a header value can carry, safely
 
 
@@ -108,6 +108,12 @@ class ForcedResponses:
         self._lock = threading.Lock()
         self._rules: list[ForcedResponse] = []
         self._ids = itertools.count(1)
+        self._wakeup = threading.Event()
+
+    def wait(self, seconds: float) -> None:
+        """A forced delay: over early if the rules are cleared (a reset, a new world, the end of
+        a test), so a slow answer never outlives the state it was forced in."""
+        self._wakeup.wait(seconds)
 
     def add(self, rule: ForcedResponse) -> ForcedResponse:
         with self._lock:
@@ -147,6 +153,8 @@ class ForcedResponses:
         with self._lock:
             count = len(self._rules)
             self._rules.clear()
+            self._wakeup.set()  # wake the delays under way; later ones wait on a new event
+            self._wakeup = threading.Event()
             return count
 
 
@@ -170,8 +178,8 @@ def build(document: Any, contract: Contract, root: str = "body") -> ForcedRespon
         problems.append(Detail(at("drop"), "a dropped connection has no status; send one or the other"))
     elif "example" in document and "body" in document:
         problems.append(Detail(at("body"), "send an example's name or a body, not both"))
-    if status is None and not document.get("drop") and "delay_ms" not in document:
-        problems.append(Detail(root, "say what to force: a status, a delay_ms, or drop: true"))
+    if status is None and not document.get("drop") and not document.get("delay_ms"):
+        problems.append(Detail(root, "say what to force: a status, a delay_ms of at least 1, or drop: true"))
     answers = {}
     if status is not None and operations and not problems:
         for operation in operations:
@@ -199,6 +207,9 @@ def from_header(value: str, operation: str, contract: Contract) -> ForcedRespons
             raise ValidationError(f"{FORCE_HEADER} cannot set {name[:40]!r}.", [Detail(
                 root, f"expected status=N, example=NAME, delay_ms=N or drop; got {item[:80]!r}; "
                 "match by operation or appointment, or send a body or headers, through the control API")])
+        if name in document:
+            raise ValidationError(f"{FORCE_HEADER} gives {name} twice.",
+                                  [Detail(f"{root}.{name}", "given twice; give it once")])
         document[name] = _header_value(name, raw if sep else None)
     if not document:
         raise ValidationError(f"{FORCE_HEADER} is empty.", [Detail(root, "expected e.g. status=429")])

@@ -3,6 +3,8 @@ object from a request without surprises, and rendering responses in the envelope
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,11 +13,12 @@ from flask import Response, current_app, g, request
 
 from . import strictjson
 from .contract import Contract
-from .errors import ApiError, Detail, PayloadTooLarge, ValidationError
+from .errors import ApiError, Detail, Forbidden, PayloadTooLarge, ValidationError
 from .sessions import SESSION_HEADER, Sessions, check_name
 from .state import SandboxState
 
 EXTENSION = "huskyvoice_sandbox"
+ADMIN_HEADER = "X-Sandbox-Admin-Token"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 JSON_TYPES = ("application/json",)
 
@@ -50,6 +53,28 @@ def session_state() -> SandboxState:
             check_name(name, f"header.{SESSION_HEADER}")
         state = g.sandbox_state = sessions.get(name)
     return state
+
+
+def require_control_access(feature: str) -> None:
+    """Control features (the control API, the X-Sandbox-Force header) are for loopback clients,
+    or, when the server has an admin token, for whoever sends it (then only for them)."""
+    token = runtime().admin_token
+    if token is not None:
+        sent = request.headers.get(ADMIN_HEADER, "")
+        if not hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode("utf-8")):
+            raise Forbidden(f"{feature} needs the admin token in the {ADMIN_HEADER} header.")
+    elif not _loopback(request.remote_addr):
+        raise Forbidden(f"{feature} is served only to loopback clients; start the server "
+                        "with --admin-token to allow others.")
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack listener
+    return (mapped or ip).is_loopback
 
 
 # Compact, in the order built, ASCII-only and never NaN: what Flask's jsonify gives with the

@@ -141,13 +141,18 @@ def huskyvoice_world(request: pytest.FixtureRequest) -> str | Path | dict[str, A
 
 
 @pytest.fixture
-def _huskyvoice_app(request: pytest.FixtureRequest) -> Any:
+def _huskyvoice_app(request: pytest.FixtureRequest) -> Iterator[Any]:
     """This test's fresh sandbox app, shared by huskyvoice and huskyvoice_server."""
     from sandbox import create_app
+    from sandbox.http import EXTENSION
 
     source, kind = _world_source(request)
     world = _load_world(request.config, source, kind)
-    return create_app(world, contract=_contract(request.config))
+    app = create_app(world, contract=_contract(request.config))
+    yield app
+    # A forced delay still running (a client timed out on it) must not hold a server thread
+    # into the next test, or the end of the session.
+    app.extensions[EXTENSION].sessions.clear_forced()
 
 
 @pytest.fixture
@@ -395,9 +400,9 @@ class SandboxHandle:
     # -- keys ---------------------------------------------------------------------------------
     @property
     def keys(self) -> list[dict[str, Any]]:
-        """Every API key of the world: {key, organization, scopes}."""
-        return [{"key": k["key"], "organization": org["id"], "scopes": list(k.get("scopes") or [])}
-                for org in self.world()["organizations"] for k in org.get("api_keys") or []]
+        """Every API key of the world: {key, name, organization, scopes} (`GET /_sandbox/keys`,
+        read each time: a world loaded or restored since has other keys)."""
+        return self._control("GET", "/keys")
 
     @property
     def key(self) -> str:

@@ -59,8 +59,9 @@ class Sessions:
                 state = SandboxState(self.world, self._journal_size)
                 self._named[name] = state
                 while len(self._named) > self.max_sessions:
-                    evicted, _ = self._named.popitem(last=False)
+                    evicted, gone = self._named.popitem(last=False)
                     self._last_used.pop(evicted, None)
+                    gone.forced.clear()  # its forced delays under way end now
             self._named.move_to_end(name)
             self._last_used[name] = time.time()
             return state
@@ -70,9 +71,19 @@ class Sessions:
             raise ValidationError("The default session cannot be deleted; reset it instead.",
                                   [Detail("path.name", "is the default session")])
         with self._lock:
-            if self._named.pop(name, None) is None:
+            gone = self._named.pop(name, None)
+            if gone is None:
                 raise NotFound(f"No session named {name}.")
             self._last_used.pop(name, None)
+        gone.forced.clear()  # its forced delays under way end now
+
+    def clear_forced(self) -> None:
+        """Every session's pending forced responses dropped, and their delays under way ended
+        (the pytest plugin, when a test is over)."""
+        with self._lock:
+            states = [self.default, *self._named.values()]
+        for state in states:
+            state.forced.clear()
 
     def listing(self) -> list[dict[str, Any]]:
         """The default session, then named ones from least to most recently used."""

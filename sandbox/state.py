@@ -76,7 +76,8 @@ class SandboxState:
 
     def restore(self, name: str) -> Snapshot:
         """Serve the snapshot's appointments and clock again; rate-limit history is cleared, as
-        on reset; the journal is kept."""
+        on reset; the journal and pending forced responses are kept (a snapshot is data, and a
+        test may force an answer, then restore the state it runs against)."""
         with self._lock:
             snapshot = self.snapshot(name)
             self.world = snapshot.world

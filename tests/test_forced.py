@@ -351,7 +351,7 @@ def test_an_unknown_example_is_refused_listing_the_names(client) -> None:
 
 # -- 7. the shape of the control request --------------------------------------------------------
 
-NEEDS_SOMETHING = ("body", "say what to force: a status, a delay_ms, or drop: true")
+NEEDS_SOMETHING = ("body", "say what to force: a status, a delay_ms of at least 1, or drop: true")
 
 
 @pytest.mark.parametrize(("rule", "expected"), [
@@ -525,9 +525,9 @@ HEADER = f"header.{FORCE}"
     ("status=409", [(f"{HEADER}.status", "getAppointment does not document 409; "
                                          f"it documents {documented('getAppointment')}")]),
     ("example=SLOT_FULL", [(f"{HEADER}.example", "needs a status"),
-                           (HEADER, "say what to force: a status, a delay_ms, or drop: true")]),
+                           (HEADER, "say what to force: a status, a delay_ms of at least 1, or drop: true")]),
     ("drop=maybe", [(f"{HEADER}.drop", "must be of type boolean, got str")]),
-    ("drop=false", [(HEADER, "say what to force: a status, a delay_ms, or drop: true")]),
+    ("drop=false", [(HEADER, "say what to force: a status, a delay_ms of at least 1, or drop: true")]),
     ("status=429, drop", [(f"{HEADER}.drop", "a dropped connection has no status; send one or the other")]),
     ("delay_ms=60001", [(f"{HEADER}.delay_ms", "60001 is greater than the maximum of 60000")]),
     ("status=429, example=NOPE", [(f"{HEADER}.example", "getAppointment 429 has no example 'NOPE'; "
@@ -631,3 +631,79 @@ def test_whole_numbers_written_as_floats_are_shown_as_integers(client) -> None:
     rule = force(client, status=429.0, times=2.0, delay_ms=0.0)
     assert (rule["status"], rule["remaining"], rule["delay_ms"]) == (429, 2, 0)
     assert json.dumps(pending(client)[0]).count(".0") == 0
+
+
+# -- found in review (fixed) ----------------------------------------------------------------------
+
+REMOTE = {"REMOTE_ADDR": "10.1.2.3"}
+
+
+def test_the_header_is_a_control_feature_refused_to_remote_clients(raw) -> None:
+    response = raw.get(APPT, headers={**WRITE, FORCE: "delay_ms=60000"}, environ_base=REMOTE)
+    error = error_of(response, 403, "FORBIDDEN")
+    assert FORCE in error["message"] and "loopback" in error["message"]
+    assert raw.get(APPT, headers=WRITE, environ_base=REMOTE).status_code == 200  # the API itself is open
+
+
+def test_with_an_admin_token_the_header_needs_it(make_app) -> None:
+    client = FlaskClient(make_app(admin_token="s3cret"))  # the 403 FORBIDDEN is off-contract
+    refused = client.get(APPT, headers={**WRITE, FORCE: "status=500"})  # even from loopback
+    assert error_of(refused, 403, "FORBIDDEN")["message"].startswith(f"The {FORCE} header needs the admin token")
+    remote = {**WRITE, FORCE: "status=500", "X-Sandbox-Admin-Token": "s3cret"}
+    assert client.get(APPT, headers=remote, environ_base=REMOTE).status_code == 500
+
+
+@pytest.mark.parametrize("end", ["reset", "clear", "new world", "session deleted"])
+def test_a_delay_under_way_ends_when_its_rules_are_cleared(make_app, end: str) -> None:
+    app = make_app()
+    session = {SESSION: "slow"}
+    client = app.test_client()
+    force(client, "slow", delay_ms=60_000)
+    answers: list[int] = []
+    waiting = threading.Thread(target=lambda: answers.append(
+        app.test_client().get(APPT, headers={**WRITE, **session}).status_code))
+    waiting.start()
+    while not data(client.get("/_sandbox/requests", headers=session)) and waiting.is_alive() \
+            and not pending(client, "slow") == []:
+        time.sleep(0.01)  # until the request has taken the rule
+    if end == "reset":
+        data(client.post("/_sandbox/reset", headers=session))
+    elif end == "clear":
+        data(client.delete(FORCED, headers=session))
+    elif end == "new world":
+        data(client.put("/_sandbox/world", json=client.get("/_sandbox/world").get_json()["data"], headers=session))
+    else:
+        data(client.delete("/_sandbox/sessions/slow"))
+    waiting.join(timeout=10)  # the delay is 60 s: only a wake-up ends it this soon
+    assert not waiting.is_alive() and answers == [200]
+
+
+def test_a_zero_delay_alone_forces_nothing(client, raw) -> None:
+    assert refused(client, {"delay_ms": 0}) == [("body", "say what to force: a status, a delay_ms of at least 1, or drop: true")]
+    assert header_refused(raw, "delay_ms=0") == [(HEADER, "say what to force: a status, a delay_ms of at least 1, or drop: true")]
+
+
+def test_a_header_field_given_twice_is_refused(raw) -> None:
+    assert header_refused(raw, "status=500, status=200") == [(f"{HEADER}.status", "given twice; give it once")]
+
+
+def test_a_status_with_too_many_digits_is_out_of_range(raw) -> None:
+    assert header_refused(raw, "status=4290000000") == [(f"{HEADER}.status", "4290000000 is greater than the maximum of 599")]
+
+
+def test_the_keys_endpoint_lists_the_sessions_keys(client) -> None:
+    keys = data(client.get("/_sandbox/keys"))
+    assert keys[1] == {"key": WRITE_KEY, "name": "read and write", "organization": "org_demo",
+                       "scopes": ["appointments:read", "appointments:write"]}
+    assert [k["organization"] for k in keys].count("org_lakeview") >= 1
+
+
+def test_every_api_route_names_its_operation(app, contract) -> None:
+    """The journal's `operation` and forced-response matching both read api.OPERATIONS."""
+    from sandbox.api import OPERATIONS
+
+    routes = {rule.endpoint: rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/v1/")}
+    assert set(routes) == set(OPERATIONS)
+    for endpoint, rule in routes.items():
+        op = contract.operations[OPERATIONS[endpoint]]
+        assert (op.path.replace("{", "<").replace("}", ">"), op.method) in {(rule.rule, m) for m in rule.methods}

@@ -386,3 +386,23 @@ def test_the_readme_example_passes_as_written(pytester: pytest.Pytester) -> None
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     pytester.makepyfile(test_readme=code)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_forced_delays_end_with_their_test(pytester: pytest.Pytester) -> None:
+    """A test whose client timed out on forced delays (more of them than the server has
+    threads) must not leave the next test, or the end of the session, waiting for them."""
+    pytester.makepyfile("""
+        import urllib.request
+        import pytest
+
+        def test_my_client_times_out(huskyvoice_server):
+            huskyvoice_server.force(delay_ms=60000, times=12)
+            for _ in range(12):
+                with pytest.raises(OSError):  # a timeout
+                    urllib.request.urlopen(huskyvoice_server.url + "/v1/appointments/x", timeout=0.2)
+
+        def test_the_next_test_is_served_at_once(huskyvoice_server):
+            huskyvoice_server.timeout = 20  # the delays above had 60 s left
+            assert huskyvoice_server.now()
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=45).assert_outcomes(passed=2)

@@ -42,8 +42,8 @@ from typing import Any, Callable, Iterator
 import pytest
 import yaml
 
-from sandbox import control
-from sandbox.control import ADMIN_HEADER
+from sandbox import http as sandbox_http  # where the control features check the admin token
+from sandbox.http import ADMIN_HEADER
 from sandbox.http import EXTENSION
 from sandbox.journal import MAX_BODY_CHARS
 from sandbox.ratelimit import SlidingWindowLimiter
@@ -112,6 +112,7 @@ CONTROL_ROUTES = [
     ControlRoute("GET", "/_sandbox/health"),
     ControlRoute("POST", "/_sandbox/reset", mutates=True),
     ControlRoute("GET", "/_sandbox/world"),
+    ControlRoute("GET", "/_sandbox/keys"),
     ControlRoute("PUT", "/_sandbox/world", REPLACEMENT_WORLD, "application/json", mutates=True),
     ControlRoute("GET", "/_sandbox/requests"),
     ControlRoute("DELETE", "/_sandbox/requests", mutates=True),
@@ -455,7 +456,7 @@ def test_the_admin_token_goes_through_compare_digest_right_or_wrong(
         compared.append((a, b))
         return hmac.compare_digest(a, b)
 
-    monkeypatch.setattr(control, "hmac", SimpleNamespace(compare_digest=recording_compare_digest))
+    monkeypatch.setattr(sandbox_http, "hmac", SimpleNamespace(compare_digest=recording_compare_digest))
     token = Tripwire(ADMIN_TOKEN)
     client = make_client(admin_token=token)
     headers = {} if sent is None else {ADMIN_HEADER: sent}
