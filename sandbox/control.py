@@ -1,6 +1,7 @@
-"""The control API, `/_sandbox/`: reset, replace and read the world, the request journal, the
-clock, sessions, snapshots, forced responses, and health. Sandbox-only; served to loopback clients, or to anyone sending the admin
-token when the server was started with one (then every control request must send it)."""
+"""The control API, `/_sandbox/`: reset, replace and read the world, its keys, the request
+journal, the clock, sessions, snapshots, forced responses, and health. Sandbox-only; served to
+loopback clients, or to anyone sending the admin token when the server was started with one
+(then every control request must send it)."""
 
 from __future__ import annotations
 
