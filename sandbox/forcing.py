@@ -220,9 +220,15 @@ def from_header(value: str, operation: str, contract: Contract) -> ForcedRespons
 def _header_value(name: str, raw: str | None) -> Any:
     if name == "drop":
         return True if raw is None else {"true": True, "false": False}.get(raw.lower(), raw)
-    if name in ("status", "delay_ms") and raw is not None and _DIGITS.fullmatch(raw):
-        return int(raw)
+    if name in ("status", "delay_ms") and raw is not None:
+        return _whole_number(raw)
     return raw
+
+
+def _whole_number(text: str) -> int | str:
+    """The integer `text` spells in ASCII digits (spaces around allowed), else `text` as is,
+    for the schema to refuse in its own words."""
+    return int(text.strip()) if _DIGITS.fullmatch(text.strip()) else text
 
 
 @lru_cache(maxsize=1)
@@ -326,7 +332,6 @@ def _value_problems(contract: Contract, schema_pointer: str, value: Any, where: 
 
 def _typed(contract: Contract, schema_pointer: str, value: Any) -> Any:
     """A header value as its schema's type: headers travel as text, "30" is the integer 30."""
-    if isinstance(value, str) and contract.resolve(schema_pointer).get("type") == "integer" \
-            and _DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
+    if isinstance(value, str) and contract.resolve(schema_pointer).get("type") == "integer":
+        return _whole_number(value)
     return value

@@ -19,6 +19,7 @@ NO_SCOPE_KEY = "sk_test_demo_calls"
 DOC_KEY = "YOUR_API_KEY"
 OTHER_ORG_KEY = "sk_test_other_write"
 DOC_ID = "appt_a1b2c3d4e5"
+REMOTE = {"REMOTE_ADDR": "10.1.2.3"}  # environ_base of a test-client request from another host
 
 # The request body and the response on the "Updating Appointments" page, verbatim.
 DOCUMENTED_BODY = ('{\n"assigned_doctor": "Dr. Priya Sharma",\n'

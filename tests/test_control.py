@@ -17,10 +17,11 @@ import sandbox
 from sandbox.resources import default_world_path
 from sandbox.world import parse_document
 
+from helpers import REMOTE
+
 WRITE_KEY = "sk_test_demo_write"
 WRITE = {"Authorization": f"Bearer {WRITE_KEY}"}
 DOC_ID = "appt_a1b2c3d4e5"
-REMOTE = {"REMOTE_ADDR": "10.1.2.3"}
 ADMIN = "X-Sandbox-Admin-Token"
 
 SMALL_WORLD = """\

@@ -17,7 +17,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
+from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
 from sandbox.contract import Contract
 from sandbox.forcing import ConnectionDropped
 
@@ -635,7 +635,6 @@ def test_whole_numbers_written_as_floats_are_shown_as_integers(client) -> None:
 
 # -- found in review (fixed) ----------------------------------------------------------------------
 
-REMOTE = {"REMOTE_ADDR": "10.1.2.3"}
 
 
 def test_the_header_is_a_control_feature_refused_to_remote_clients(raw) -> None:
