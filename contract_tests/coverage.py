@@ -14,6 +14,7 @@ class Coverage:
         self.seen: Counter[tuple[str, int, str | None]] = Counter()
         self.cases: dict[str, set[str]] = {}
         self.skipped_steps = 0
+        self.by_test: dict[str, Counter[str]] = {}  # test name -> cases sent per operation
 
     def documented(self) -> list[tuple[str, int, str | None]]:
         """Every (operation, status, code) the spec documents; codes come from the named
@@ -38,6 +39,12 @@ class Coverage:
         code = error.get("code") if isinstance(error, dict) else None
         self.seen[(op.operation_id, status, code)] += 1
 
+    def record_case(self, test: str, method: str, path: str) -> None:
+        """A generated case the schema suite's `test` is about to send."""
+        op = self.contract.operation_for(method, path)
+        counts = self.by_test.setdefault(test, Counter())
+        counts[op.operation_id if op else f"{method} (an undocumented method)"] += 1
+
     def cases_per_operation(self) -> dict[str, int]:
         """Distinct generated cases checked, per operation (all phases)."""
         return {op_id: len(ids) for op_id, ids in self.cases.items()}
@@ -48,11 +55,14 @@ class Coverage:
         for op_id, status, code in documented:
             count = self.seen.get((op_id, status, code), 0)
             mark = f"seen {count}" if count else "NOT SEEN"
-            lines.append(f"  {op_id:<18} {status} {code or '':<22} {mark}")
+            lines.append(f"  {op_id:<18} {status} {code or '':<32} {mark}")
         missed = sum(1 for d in documented if not self.seen.get(d))
         lines.append(f"  {len(documented) - missed} of {len(documented)} documented responses seen")
         for op_id, count in sorted(self.cases_per_operation().items()):
             lines.append(f"  generated cases checked: {op_id} {count}")
+        for test, counts in sorted(self.by_test.items()):
+            sent = ", ".join(f"{op_id} {count}" for op_id, count in sorted(counts.items()))
+            lines.append(f"  cases sent by {test}: {sent}")
         undocumented = [k for k in self.seen if k not in documented]
         for op_id, status, code in undocumented:
             lines.append(f"  UNDOCUMENTED: {op_id} {status} {code or ''} ({self.seen[(op_id, status, code)]}x)")

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 
 from . import booking, forcing
 from .booking import Patch
 from .clock import format_timestamp, parse_utc
-from .errors import (Detail, InsufficientScope, NotFound, RateLimitExceeded, Unauthorized,
-                     ValidationError)
-from .http import json_response, read_json_object, require_control_access, runtime, session_state
+from .errors import (Detail, InsufficientScope, MethodNotAllowed, NotFound, RateLimitExceeded,
+                     Unauthorized, ValidationError)
+from .http import control_refusal, header_list, json_response, read_json_object, runtime, session_state
 from .model import PUBLIC_FIELDS, Appointment
 from .store import Credential, Store
 
@@ -26,6 +26,17 @@ GET_OPERATION = "getAppointment"
 PATCH_OPERATION = "updateAppointment"
 OPERATIONS = {"api.get_appointment": GET_OPERATION, "api.update_appointment": PATCH_OPERATION}
 IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
+
+
+@bp.before_request
+def refuse_head() -> None:
+    """HEAD is not an operation of the spec: 405, like any method the spec does not list for
+    the path (Werkzeug would otherwise serve it as a GET without a body)."""
+    if request.method == "HEAD":
+        adapter = current_app.create_url_adapter(request)
+        allowed = sorted(set(adapter.allowed_methods() if adapter else ()) - {"HEAD", "OPTIONS"})
+        raise MethodNotAllowed(f"HEAD is not allowed here; use {', '.join(allowed)}.",
+                               headers={"Allow": ", ".join(allowed)})
 
 
 @bp.before_request
@@ -39,7 +50,9 @@ def forced_response() -> Response | None:
     state = session_state()  # first: a bad session name is the first problem to report
     header = request.environ.get(forcing.FORCE_ENVIRON)  # a plain dict read: every request asks
     if header is not None:  # a control feature: no remote client may stall the server with it
-        require_control_access(f"The {forcing.FORCE_HEADER} header")
+        refusal = control_refusal(f"The {forcing.FORCE_HEADER} header")
+        if refusal is not None:  # a 400 like any bad sandbox header: the API documents no other
+            raise ValidationError(refusal, [Detail(f"header.{forcing.FORCE_HEADER}", "is a control feature")])
         rule, via = forcing.from_header(header, operation, runtime().contract), "header"
     else:
         rule, via = state.forced.take(operation, appointment_id), "control"
@@ -90,7 +103,7 @@ def name_ignored_fields(response: Response) -> Response:
     """Unknown and read-only fields are named on every answer that got past validation."""
     ignored = g.get("ignored_fields")
     if ignored:
-        response.headers[IGNORED_HEADER] = _header_list(ignored)
+        response.headers[IGNORED_HEADER] = header_list(ignored)
     return response
 
 
@@ -169,11 +182,3 @@ def _bearer_key(header: str | None) -> str:
 def _not_found(appointment_id: str) -> NotFound:
     shown = appointment_id if len(appointment_id) <= 64 else appointment_id[:64] + "…"
     return NotFound(f"Appointment {shown} not found.")
-
-
-def _header_list(names: list[str], limit: int = 512) -> str:
-    """Field names as a header value: printable ASCII only, bounded in length."""
-    safe = [name.encode("ascii", "backslashreplace").decode("ascii") for name in names]
-    safe = ["".join(c if c.isprintable() and c != "," else "?" for c in name) for name in safe]
-    text = ", ".join(safe)
-    return text if len(text) <= limit else text[:limit] + "…"

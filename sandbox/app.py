@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from . import api, control, docs, forcing
+from .wsgi import SendGuard
 from .contract import Contract
 from .errors import (ApiError, Detail, InternalError, MethodNotAllowed, NotFound,
                      PayloadTooLarge, ValidationError)
@@ -63,7 +64,7 @@ def create_app(
         contract=contract or Contract(),
         admin_token=admin_token,
     )
-    app.wsgi_app = forcing.DroppingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = SendGuard(app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(docs.bp)
@@ -100,7 +101,8 @@ def _http_error(exc: HTTPException) -> Response:
     if exc.code == 404:
         error: ApiError = NotFound(f"No such endpoint: {request.method} {clip(request.path, 200)}.")
     elif exc.code == 405:
-        allowed = sorted(set(getattr(exc, "valid_methods", None) or []) - {"OPTIONS"})
+        unlisted = {"OPTIONS", "HEAD"} if request.path.startswith("/v1/") else {"OPTIONS"}
+        allowed = sorted(set(getattr(exc, "valid_methods", None) or []) - unlisted)
         error = MethodNotAllowed(f"{request.method} is not allowed here; use {', '.join(allowed)}.",
                                  headers={"Allow": ", ".join(allowed)})
     elif exc.code == 413:

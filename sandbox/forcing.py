@@ -41,22 +41,6 @@ class ConnectionDropped(ConnectionError):
     in-process app (and so by Flask's test client); the served sandbox closes the socket."""
 
 
-class DroppingMiddleware:
-    """WSGI: a request marked to drop raises ConnectionDropped instead of starting its
-    response, so nothing is sent; the server (sandbox.server) then closes the connection."""
-
-    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if DROP_KEY in environ:
-                raise ConnectionDropped("The sandbox dropped the connection without answering, as forced.")
-            return start_response(status, headers, exc_info)
-
-        return self.wsgi_app(environ, respond)
-
-
 @dataclass(frozen=True)
 class Answer:
     status: int

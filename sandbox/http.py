@@ -58,14 +58,22 @@ def session_state() -> SandboxState:
 def require_control_access(feature: str) -> None:
     """Control features (the control API, the X-Sandbox-Force header) are for loopback clients,
     or, when the server has an admin token, for whoever sends it (then only for them)."""
+    refusal = control_refusal(feature)
+    if refusal is not None:
+        raise Forbidden(refusal)
+
+
+def control_refusal(feature: str) -> str | None:
+    """Why this request may not use a control feature; None when it may."""
     token = runtime().admin_token
     if token is not None:
         sent = request.headers.get(ADMIN_HEADER, "")
         if not hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode("utf-8")):
-            raise Forbidden(f"{feature} needs the admin token in the {ADMIN_HEADER} header.")
+            return f"{feature} needs the admin token in the {ADMIN_HEADER} header."
     elif not _loopback(request.remote_addr):
-        raise Forbidden(f"{feature} is served only to loopback clients; start the server "
-                        "with --admin-token to allow others.")
+        return (f"{feature} is served only to loopback clients; start the server "
+                "with --admin-token to allow others.")
+    return None
 
 
 def _loopback(address: str | None) -> bool:
@@ -75,6 +83,62 @@ def _loopback(address: str | None) -> bool:
         return False
     mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack listener
     return (mapped or ip).is_loopback
+
+
+MAX_HEADER_CHARS = 512  # the longest header value the sandbox writes itself
+
+
+def header_text(text: str, limit: int = MAX_HEADER_CHARS) -> str:
+    """`text` as a header value any HTTP server can send: printable ASCII only (anything else as
+    a Python escape such as \\n or \\u00ef, spaces at either end as \\x20), at most `limit`
+    characters ("..." where it was clipped, never inside an escape). Every header value the
+    sandbox composes from request data goes through here, so a response can never fail to be
+    sent after the state it reports was changed."""
+    pieces = [_escaped(c) for c in text[:limit + 1]]  # each character gives one or more
+    for index in (0, -1):  # HTTP trims header values: keep their edge spaces visible
+        if pieces and pieces[index] == " ":
+            pieces[index] = "\\x20"
+    if sum(map(len, pieces)) <= limit and len(text) <= limit:
+        return "".join(pieces)
+    kept, size = [], 3
+    for piece in pieces:
+        if size + len(piece) > limit:
+            break
+        kept.append(piece)
+        size += len(piece)
+    return "".join(kept).rstrip(" ") + "..."
+
+
+def _escaped(char: str) -> str:
+    if " " <= char <= "~" and char != "\\":
+        return char
+    return char.encode("unicode_escape").decode("ascii")
+
+
+def header_list(items: list[str], limit: int = MAX_HEADER_CHARS, item_limit: int = 64) -> str:
+    """Names as one comma-separated header value: each escaped by header_text (a comma inside
+    a name as \\x2c, an empty name as "") and clipped to `item_limit`; when they do not all fit in `limit`
+    characters, as many as fit, then "... (+N more)"."""
+    names = [header_text(item, item_limit).replace(",", "\\x2c") or '""' for item in items]
+    shown: list[str] = []
+    size = 0
+    for index, name in enumerate(names):
+        rest = len(names) - index - 1
+        tail = len(f", ... (+{rest} more)") if rest else 0
+        grown = size + (2 if shown else 0) + len(name)
+        if grown + tail > limit:
+            break
+        shown.append(name)
+        size = grown
+    left = len(names) - len(shown)
+    if left:
+        shown.append(f"... (+{left} more)")
+    return ", ".join(shown)
+
+
+def sendable(value: str) -> bool:
+    """Can a server put this header value on the wire as it is?"""
+    return value.isascii() and value.isprintable()
 
 
 # Compact, in the order built, ASCII-only and never NaN: what Flask's jsonify gives with the

@@ -18,25 +18,53 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask, WSGITask
 
+from .control import WORLD_MAX_BYTES
 from .forcing import ConnectionDropped
 
 DEFAULT_THREADS = 8
+# Bodies waitress accepts at all (it refuses a Content-Length of this or more): up to the
+# largest the control API takes, a world; the API's own limit (64 KiB) is the app's.
+MAX_BODY_BYTES = WORLD_MAX_BYTES + 1
+
+
+# Waitress's refusals, as the API's documented answers: (status, code, where the problem is).
+# An unsupported Transfer-Encoding is the client's mistake like any malformed request: 400,
+# which every operation documents (HTTP suggests 501, which the API documents nowhere).
+_REFUSALS = {
+    400: (400, "VALIDATION_ERROR", "request"),
+    413: (413, "PAYLOAD_TOO_LARGE", "body"),
+    431: (431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "headers"),
+    501: (400, "VALIDATION_ERROR", "header.Transfer-Encoding"),
+}
+_REASONS = {400: "Bad Request", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
+            500: "Internal Server Error"}
+
+
+def refusal_body(waitress_code: int, reason: str) -> tuple[int, dict[str, object]]:
+    """The status and envelope the sandbox sends for a request waitress refused itself (or,
+    500, for an app that failed before answering)."""
+    if waitress_code not in _REFUSALS:
+        return 500, {"code": "INTERNAL_ERROR", "message": "An unexpected error occurred."}
+    status, code, where = _REFUSALS[waitress_code]
+    error: dict[str, object] = {"code": code, "message": "The request is malformed."}
+    if status == 413:
+        error["message"] = f"The request body is too large: {reason}."
+    elif status == 431:
+        error["message"] = f"The request's header block is too large: {reason}."
+    if status in (400, 431):
+        error["details"] = [{"location": where, "message": reason}]
+    return status, error
 
 
 class JsonErrorTask(ErrorTask):
-    """Waitress's own error answers, in the envelope (400s as VALIDATION_ERROR, like the app's)."""
+    """Waitress's own error answers, in the envelope, with the spec's statuses and codes."""
 
     def execute(self) -> None:
         error = self.request.error
-        reason = str(error.body).strip().rstrip(".")
-        if error.code == 400:
-            envelope = {"code": "VALIDATION_ERROR", "message": "The request is malformed.",
-                        "details": [{"location": "request", "message": reason}]}
-        else:
-            envelope = {"code": error.reason.upper().replace(" ", "_"),
-                        "message": f"{error.reason}: {reason}."}
+        reason = str(error.body).strip().rstrip(".")[:300]
+        status, envelope = refusal_body(error.code, reason)
         payload = json.dumps({"success": False, "error": envelope}).encode("utf-8")
-        self.status = f"{error.code} {error.reason}"
+        self.status = f"{status} {_REASONS[status]}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
         self.content_length = len(payload)
@@ -67,7 +95,7 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     listeners: dict[int, Any] = {}
     server = create_server(app, map=listeners, host=host, port=port, threads=threads,
-                           ident="huskyvoice-sandbox")
+                           ident="huskyvoice-sandbox", max_request_body_size=MAX_BODY_BYTES)
     for listener in list(listeners.values()):  # one per address the host resolves to
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = JsonErrorChannel
@@ -82,7 +110,8 @@ class ServerThread:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
                  threads: int = DEFAULT_THREADS) -> None:
         self.server = make_server(app, host, port, threads)
-        self.url = f"http://{host}:{self.server.effective_port}"
+        self.port: int = self.server.effective_port
+        self.url = f"http://{host}:{self.port}"
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="huskyvoice-sandbox", daemon=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,22 @@ def test_kit_passes_on_the_sandbox_in_process() -> None:
     assert "contract kit seed: 20260615" in run.stdout
     assert "documented responses seen" in run.stdout
     assert " failed" not in run.stdout
+
+
+def test_each_schema_test_sends_only_its_own_operations_cases() -> None:
+    """Each operation's generated cases run once, under its own test's name."""
+    run = kit("-k", "conforms")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    sent = {test: dict(re.findall(r"(\w+) (\d+)", counts)) for test, counts in
+            re.findall(r"cases sent by (\w+): (.*)", run.stdout)}
+    assert set(sent) == {"test_get_conforms_to_the_contract", "test_patch_conforms_to_the_contract"}
+    operations = {"getAppointment", "updateAppointment"}
+    assert operations & set(sent["test_get_conforms_to_the_contract"]) == {"getAppointment"}
+    assert operations & set(sent["test_patch_conforms_to_the_contract"]) == {"updateAppointment"}
+    checked = dict(re.findall(r"generated cases checked: (\w+) (\d+)", run.stdout))
+    # The cases each test sent are the operation's cases checked, each once.
+    assert int(sent["test_get_conforms_to_the_contract"]["getAppointment"]) == int(checked["getAppointment"])
+    assert int(sent["test_patch_conforms_to_the_contract"]["updateAppointment"]) == int(checked["updateAppointment"])
 
 
 def test_kit_passes_on_the_sandbox_served_over_http(serve_python) -> None:

@@ -2,8 +2,8 @@
 next matching API requests answer with a response openapi.yaml documents (an example, or a
 conforming body, with the documented headers), after a delay, or not at all.
 
-Every response to `client` is checked against openapi.yaml by the contract-checking test client;
-`raw` (below) does not check, for the 400s a malformed X-Sandbox-Force header gets on a GET.
+Every response to `client` is checked against openapi.yaml by the contract-checking test client
+(a bad X-Sandbox-Force header's 400 included: every operation documents it).
 """
 
 from __future__ import annotations
@@ -99,12 +99,6 @@ def mark(**changes: Any) -> dict[str, Any]:
     """How the journal marks a forced request (by default: forced by the header, no delay)."""
     return {"via": "header", "rule": None, "status": None, "example": None, "delay_ms": 0,
             "drop": False, **changes}
-
-
-@pytest.fixture
-def raw(app) -> FlaskClient:
-    """A test client that does not check responses against the contract."""
-    return FlaskClient(app)
 
 
 # -- 1. every documented response can be forced -------------------------------------------------
@@ -533,10 +527,9 @@ HEADER = f"header.{FORCE}"
     ("status=429, example=NOPE", [(f"{HEADER}.example", "getAppointment 429 has no example 'NOPE'; "
                                                         "it has RATE_LIMIT_EXCEEDED")]),
 ])
-def test_a_bad_header_on_a_get_is_a_located_400(raw, value: str, expected: list[tuple[str, str]]) -> None:
-    """getAppointment documents no 400: `raw` does not check the contract."""
-    assert header_refused(raw, value) == expected
-    assert [e["forced"] for e in journal(raw)] == [None]
+def test_a_bad_header_on_a_get_is_a_located_400(client, value: str, expected: list[tuple[str, str]]) -> None:
+    assert header_refused(client, value) == expected
+    assert [e["forced"] for e in journal(client)] == [None]
 
 
 def test_a_bad_header_on_a_patch_is_a_documented_400_and_consumes_nothing(client) -> None:
@@ -599,8 +592,8 @@ def test_reset_clears_pending_rules_of_its_session_only(client) -> None:
 
 # -- found while writing these tests (fixed) -----------------------------------------------------
 
-def test_a_superscript_digit_in_the_header_is_a_located_400(raw) -> None:
-    assert header_refused(raw, "status=²") == [(f"{HEADER}.status", "must be of type integer, got str")]
+def test_a_superscript_digit_in_the_header_is_a_located_400(client) -> None:
+    assert header_refused(client, "status=²") == [(f"{HEADER}.status", "must be of type integer, got str")]
 
 
 def test_a_superscript_digit_in_a_header_value_is_a_located_400(client) -> None:
@@ -637,17 +630,18 @@ def test_whole_numbers_written_as_floats_are_shown_as_integers(client) -> None:
 
 
 
-def test_the_header_is_a_control_feature_refused_to_remote_clients(raw) -> None:
-    response = raw.get(APPT, headers={**WRITE, FORCE: "delay_ms=60000"}, environ_base=REMOTE)
-    error = error_of(response, 403, "FORBIDDEN")
+def test_the_header_is_a_control_feature_refused_to_remote_clients(client) -> None:
+    response = client.get(APPT, headers={**WRITE, FORCE: "delay_ms=60000"}, environ_base=REMOTE)
+    error = error_of(response, 400, "VALIDATION_ERROR")  # documented for every operation
     assert FORCE in error["message"] and "loopback" in error["message"]
-    assert raw.get(APPT, headers=WRITE, environ_base=REMOTE).status_code == 200  # the API itself is open
+    assert error["details"] == [{"location": f"header.{FORCE}", "message": "is a control feature"}]
+    assert client.get(APPT, headers=WRITE, environ_base=REMOTE).status_code == 200  # the API itself is open
 
 
 def test_with_an_admin_token_the_header_needs_it(make_app) -> None:
-    client = FlaskClient(make_app(admin_token="s3cret"))  # the 403 FORBIDDEN is off-contract
+    client = make_app(admin_token="s3cret").test_client()  # every answer checked against the spec
     refused = client.get(APPT, headers={**WRITE, FORCE: "status=500"})  # even from loopback
-    assert error_of(refused, 403, "FORBIDDEN")["message"].startswith(f"The {FORCE} header needs the admin token")
+    assert error_of(refused, 400, "VALIDATION_ERROR")["message"].startswith(f"The {FORCE} header needs the admin token")
     remote = {**WRITE, FORCE: "status=500", "X-Sandbox-Admin-Token": "s3cret"}
     assert client.get(APPT, headers=remote, environ_base=REMOTE).status_code == 500
 
@@ -677,17 +671,17 @@ def test_a_delay_under_way_ends_when_its_rules_are_cleared(make_app, end: str) -
     assert not waiting.is_alive() and answers == [200]
 
 
-def test_a_zero_delay_alone_forces_nothing(client, raw) -> None:
+def test_a_zero_delay_alone_forces_nothing(client) -> None:
     assert refused(client, {"delay_ms": 0}) == [("body", "say what to force: a status, a delay_ms of at least 1, or drop: true")]
-    assert header_refused(raw, "delay_ms=0") == [(HEADER, "say what to force: a status, a delay_ms of at least 1, or drop: true")]
+    assert header_refused(client, "delay_ms=0") == [(HEADER, "say what to force: a status, a delay_ms of at least 1, or drop: true")]
 
 
-def test_a_header_field_given_twice_is_refused(raw) -> None:
-    assert header_refused(raw, "status=500, status=200") == [(f"{HEADER}.status", "given twice; give it once")]
+def test_a_header_field_given_twice_is_refused(client) -> None:
+    assert header_refused(client, "status=500, status=200") == [(f"{HEADER}.status", "given twice; give it once")]
 
 
-def test_a_status_with_too_many_digits_is_out_of_range(raw) -> None:
-    assert header_refused(raw, "status=4290000000") == [(f"{HEADER}.status", "4290000000 is greater than the maximum of 599")]
+def test_a_status_with_too_many_digits_is_out_of_range(client) -> None:
+    assert header_refused(client, "status=4290000000") == [(f"{HEADER}.status", "4290000000 is greater than the maximum of 599")]
 
 
 def test_the_keys_endpoint_lists_the_sessions_keys(client) -> None:

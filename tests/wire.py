@@ -1,0 +1,81 @@
+"""Requests sent byte for byte over a socket, and their answers parsed: for what an HTTP client
+library would refuse to send (NUL bytes, bad lengths, odd methods, oversized header blocks)."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+
+class Served(Protocol):
+    """A server listening on 127.0.0.1 (LiveServer, ServerThread)."""
+
+    port: int
+
+
+HeaderValue = str | bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes  # for HEAD: whatever followed the header block (must be nothing)
+
+
+class _Replay:
+    """The one socket method http.client.HTTPResponse needs, over bytes already read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def makefile(self, mode: str) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+
+def encode_request(port: int, method: str, path: str | bytes,
+                   headers: Mapping[str, HeaderValue], body: bytes) -> bytes:
+    fields: dict[str, HeaderValue] = {"Host": f"127.0.0.1:{port}", "Connection": "close", **headers}
+    chunked = fields.get("Transfer-Encoding") == "chunked"
+    if chunked:
+        body = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 8192]), body[i:i + 8192])
+                        for i in range(0, len(body), 8192)) + b"0\r\n\r\n"
+    elif "Content-Length" not in fields and (body or method in ("PATCH", "PUT", "POST")):
+        fields["Content-Length"] = str(len(body))
+    lines = [method.encode("ascii") + b" " + as_bytes(path) + b" HTTP/1.1"]
+    lines += [name.encode("ascii") + b": " + as_bytes(value) for name, value in fields.items()]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def as_bytes(text: str | bytes) -> bytes:
+    """Bytes pass through exactly; text is sent as latin-1 (HTTP's historical header charset)."""
+    return text if isinstance(text, bytes) else text.encode("latin-1")
+
+
+def exchange(port: int, request: bytes, method: str) -> Reply:
+    """Send `request` as is; read the answer until the server closes (Connection: close)."""
+    received = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer and close before reading all of an oversized request
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass  # an RST after the answer, when the server did not read the whole request
+    replay: Any = _Replay(bytes(received))
+    response = http.client.HTTPResponse(replay, method=method)
+    response.begin()
+    body = bytes(received).partition(b"\r\n\r\n")[2] if method == "HEAD" else response.read()
+    return Reply(response.status, response.headers, body)
+
+
+def send(server: Served, method: str, path: str | bytes,
+         headers: Mapping[str, HeaderValue] | None = None, body: bytes = b"") -> Reply:
+    request = encode_request(server.port, method, path, headers or {}, body)
+    return exchange(server.port, request, method)
