@@ -23,7 +23,7 @@ import schemathesis
 from contract_tests.coverage import Coverage
 from contract_tests.schemas import build_schema
 from contract_tests.target import Target
-from sandbox.contract import Contract
+from sandbox.spec.contract import Contract
 
 DEFAULT_SEED = 20260615
 DEFAULT_EXAMPLES = 50

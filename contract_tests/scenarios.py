@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from contract_tests.target import Reply, Target
-from sandbox.contract import Contract
 from sandbox.resources import scenarios_dir
-from sandbox.world import load_world_file
+from sandbox.spec.contract import Contract
+from sandbox.worlds.world import load_world_file
 
 # The status each documented error code is sent with (the PATCH page).
 STATUS_OF_CODE = {

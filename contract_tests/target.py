@@ -159,8 +159,8 @@ class Target:
     # -- seeding (sandbox targets only) -----------------------------------------------------
     def seed(self, world_file: Path) -> None:
         if self.app is not None:
-            from sandbox.http import EXTENSION
-            from sandbox.world import load_world_file
+            from sandbox.web.http import EXTENSION
+            from sandbox.worlds.world import load_world_file
 
             self.app.extensions[EXTENSION].state.replace(load_world_file(world_file))
             return
@@ -171,7 +171,7 @@ class Target:
 
     def reset(self) -> None:
         if self.app is not None:
-            from sandbox.http import EXTENSION
+            from sandbox.web.http import EXTENSION
 
             self.app.extensions[EXTENSION].state.reset()
         else:

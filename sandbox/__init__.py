@@ -10,10 +10,10 @@ __all__ = ["__version__", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # create_app is imported on first use: the pytest plugin (sandbox.pytest_plugin) is loaded in
+    # create_app is imported on first use: the pytest plugin (sandbox.testing.pytest_plugin) is loaded in
     # every pytest run of every project that installs this package, and must not pull Flask in.
     if name == "create_app":
-        from .app import create_app
+        from .web.app import create_app
 
         return create_app
     raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

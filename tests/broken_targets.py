@@ -102,7 +102,7 @@ def rewriting(app: Any, rewrite: Rewrite) -> Any:
 
 def forgets_patches(app: Any) -> Any:
     """Answers a PATCH as if it were saved, then forgets it: the next GET reads the old state."""
-    from sandbox.http import EXTENSION
+    from sandbox.web.http import EXTENSION
 
     def wrapped(environ, start_response):
         body = app(environ, start_response)

@@ -10,13 +10,12 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from flask.testing import FlaskClient
+from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 
 from sandbox import create_app
-from sandbox.contract import Contract
 from sandbox.resources import default_world_path, scenarios_dir
-from sandbox.world import load_world_file
-
-from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
+from sandbox.spec.contract import Contract
+from sandbox.worlds.world import load_world_file
 
 pytest_plugins = ("pytester",)  # tests/test_plugin.py runs example projects with the plugin
 

@@ -15,7 +15,6 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-
 from helpers import DOC_ID, WRITE_KEY, LiveServer, appointment_in
 
 pytestmark = pytest.mark.live

@@ -20,10 +20,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
+from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 
 from sandbox.resources import default_world_path
-
-from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 
 START_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
@@ -64,7 +63,7 @@ SMALL_WORLD = {
 
 def cli() -> list[str]:
     script = shutil.which("huskyvoice-sandbox")
-    return [script] if script else [sys.executable, "-c", "from sandbox.cli import main; main()"]
+    return [script] if script else [sys.executable, "-c", "from sandbox.serve.cli import main; main()"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -411,7 +410,7 @@ def test_serve_without_admin_token_serves_loopback_control(serve, checked_http) 
 @pytest.mark.live
 def test_serve_fixtures_serves_a_packaged_scenario(serve, checked_http) -> None:
     from sandbox.resources import scenarios_dir
-    from sandbox.world import load_world_file
+    from sandbox.worlds.world import load_world_file
 
     scenarios = sorted(scenarios_dir().glob("*.yaml")) if scenarios_dir().is_dir() else []
     if not scenarios:

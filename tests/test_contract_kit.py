@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from broken_targets import NAMES
 
 TESTS = Path(__file__).parent
@@ -25,7 +24,7 @@ KIT_ARGS = ["--examples", "15", "-p", "no:randomly"]
 
 def kit(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     script = shutil.which("huskyvoice-sandbox")
-    command = [script] if script else [sys.executable, "-c", "from sandbox.cli import main; main()"]
+    command = [script] if script else [sys.executable, "-c", "from sandbox.serve.cli import main; main()"]
     return subprocess.run(command + ["contract", *KIT_ARGS, *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -77,7 +76,7 @@ def free_port_factory():
     return pick
 
 
-SERVE = ["-c", "from sandbox.cli import main; main()", "serve", "--quiet", "--port", "{port}"]
+SERVE = ["-c", "from sandbox.serve.cli import main; main()", "serve", "--quiet", "--port", "{port}"]
 
 
 def test_kit_passes_on_the_sandbox_in_process() -> None:

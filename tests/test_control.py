@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import REMOTE
 
 import sandbox
 from sandbox.resources import default_world_path
-from sandbox.world import parse_document
-
-from helpers import REMOTE
+from sandbox.worlds.world import parse_document
 
 WRITE_KEY = "sk_test_demo_write"
 WRITE = {"Authorization": f"Bearer {WRITE_KEY}"}

@@ -13,12 +13,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from helpers import error_of
 from PIL import Image, ImageChops
 
 import sandbox
-from sandbox.docs import ASSETS
-
-from helpers import error_of
+from sandbox.web.docs import ASSETS
 
 PAGE_URL = "http://localhost/docs"  # what relative references on the page resolve against
 PATCH_PATH = "/v1/appointments/{appointment_id}"

@@ -11,12 +11,11 @@ import logging
 
 import pytest
 import yaml
-
-import sandbox.api
-import sandbox.booking
-from sandbox.resources import spec_path
-
 from helpers import error_of
+
+import sandbox.domain.booking
+import sandbox.web.api
+from sandbox.resources import spec_path
 
 DOC_ID = "appt_a1b2c3d4e5"
 URL = f"/v1/appointments/{DOC_ID}"
@@ -167,7 +166,7 @@ def explode(*args, **kwargs):
 
 
 def test_unexpected_exception_in_patch_is_500_in_the_envelope(client, monkeypatch, caplog) -> None:
-    monkeypatch.setattr(sandbox.booking, "apply_patch", explode)
+    monkeypatch.setattr(sandbox.domain.booking, "apply_patch", explode)
     with caplog.at_level(logging.ERROR):
         response = client.patch(URL, json={"notes": "x"}, headers=HEADERS)
     error_of(response, 500, "INTERNAL_ERROR")
@@ -182,7 +181,7 @@ def test_unexpected_exception_in_patch_is_500_in_the_envelope(client, monkeypatc
 
 def test_unexpected_exception_changes_nothing(client, dump, monkeypatch) -> None:
     before = dump(client)
-    monkeypatch.setattr(sandbox.booking, "apply_patch", explode)
+    monkeypatch.setattr(sandbox.domain.booking, "apply_patch", explode)
     error_of(client.patch(URL, json={"notes": "x"}, headers=HEADERS), 500, "INTERNAL_ERROR")
     monkeypatch.undo()
     assert dump(client) == before
@@ -190,7 +189,7 @@ def test_unexpected_exception_changes_nothing(client, dump, monkeypatch) -> None
 
 
 def test_unexpected_exception_in_get_is_500_in_the_envelope(client, monkeypatch, caplog) -> None:
-    monkeypatch.setattr(sandbox.api, "public_view", explode)
+    monkeypatch.setattr(sandbox.web.api, "public_view", explode)
     with caplog.at_level(logging.ERROR):
         response = client.get(URL, headers=HEADERS)
     error_of(response, 500, "INTERNAL_ERROR")

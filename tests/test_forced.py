@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
-
 from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
-from sandbox.contract import Contract
-from sandbox.forcing import ConnectionDropped
+
+from sandbox.session.forcing import ConnectionDropped
+from sandbox.spec.contract import Contract
 
 CONTRACT = Contract()  # module level: the parametrization below is read from the spec
 DOCUMENTED = [(operation, status) for operation, responses in CONTRACT.responses.items()
@@ -693,7 +693,7 @@ def test_the_keys_endpoint_lists_the_sessions_keys(client) -> None:
 
 def test_every_api_route_names_its_operation(app, contract) -> None:
     """The journal's `operation` and forced-response matching both read api.OPERATIONS."""
-    from sandbox.api import OPERATIONS
+    from sandbox.web.api import OPERATIONS
 
     routes = {rule.endpoint: rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/v1/")}
     assert set(routes) == set(OPERATIONS)

@@ -17,7 +17,7 @@ import pytest
 
 CI_BUDGET = 200
 BUDGET = int(os.environ.get("HUSKYVOICE_FUZZ_EXAMPLES", CI_BUDGET))
-KIT = [sys.executable, "-c", "from sandbox.cli import main; main()", "contract"]
+KIT = [sys.executable, "-c", "from sandbox.serve.cli import main; main()", "contract"]
 
 
 @pytest.mark.fuzz

@@ -33,12 +33,11 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import unquote
 
 import pytest
-
-from sandbox import strictjson
-from sandbox.contract import Contract
-
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 from wire import HeaderValue, Reply, send
+
+from sandbox.spec import strictjson
+from sandbox.spec.contract import Contract
 
 pytestmark = pytest.mark.live
 

@@ -13,14 +13,13 @@ import json
 from typing import Any, Iterator
 
 import pytest
-
-from sandbox import create_app
-from sandbox.contract import Contract
-from sandbox.http import EXTENSION
-from sandbox.server import ServerThread
-
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 from wire import send
+
+from sandbox import create_app
+from sandbox.serve.server import ServerThread
+from sandbox.spec.contract import Contract
+from sandbox.web.http import EXTENSION
 
 pytestmark = pytest.mark.live
 
@@ -143,7 +142,7 @@ def test_a_failure_the_server_catches_is_the_documented_500(contract, method) ->
 def test_an_unsendable_header_value_is_escaped_not_a_500(caplog) -> None:
     """The last guard: were a header value ever unsendable, the answer is still sent (escaped)
     and the bug logged, instead of a 500 for a change already made."""
-    from sandbox.wsgi import SendGuard
+    from sandbox.web.wsgi import SendGuard
 
     def app(environ: Any, start_response: Any) -> Any:
         start_response("200 OK", [("Content-Type", "application/json"), ("X-Odd", "a\u2026\nb")])

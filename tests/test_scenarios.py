@@ -16,9 +16,9 @@ import pytest
 
 from contract_tests import scenarios
 from contract_tests.target import Target
-from sandbox.errors import InvalidWorld
+from sandbox.domain.errors import InvalidWorld
 from sandbox.resources import scenarios_dir
-from sandbox.world import load_world_file
+from sandbox.worlds.world import load_world_file
 
 SCENARIO_FILES = sorted(scenarios_dir().glob("*.yaml"))
 

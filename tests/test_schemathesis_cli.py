@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import LiveServer
 
 from sandbox.resources import spec_path
-
-from helpers import LiveServer
 
 CONFIG = Path(__file__).parent / "schemathesis-cli.toml"
 

@@ -41,16 +41,25 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
+from helpers import (
+    DOC_ID,
+    DOC_KEY,
+    NO_SCOPE_KEY,
+    READ_KEY,
+    WRITE_KEY,
+    LiveServer,
+    appointment_in,
+    error_of,
+)
+from helpers import OTHER_ORG_KEY as LAKEVIEW_KEY
 
-from sandbox import http as sandbox_http  # where the control features check the admin token
-from sandbox.http import ADMIN_HEADER
-from sandbox.http import EXTENSION
-from sandbox.journal import MAX_BODY_CHARS
-from sandbox.ratelimit import SlidingWindowLimiter
 from sandbox.resources import default_world_path
-
-from helpers import (DOC_ID, DOC_KEY, NO_SCOPE_KEY, OTHER_ORG_KEY as LAKEVIEW_KEY, READ_KEY,
-                     WRITE_KEY, LiveServer, appointment_in, error_of)
+from sandbox.session.journal import MAX_BODY_CHARS
+from sandbox.session.ratelimit import SlidingWindowLimiter
+from sandbox.web import (
+    http as sandbox_http,  # where the control features check the admin token
+)
+from sandbox.web.http import ADMIN_HEADER, EXTENSION
 
 LAKEVIEW_ID = "appt_9z8y7x6w5v"  # org_lakeview's; DOC_ID is org_demo's
 MISSING_ID = "appt_zzzzzzzzzz"  # the same length as both, so bodies compare byte for byte

@@ -7,9 +7,9 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-
 from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
-from sandbox.server import ServerThread
+
+from sandbox.serve.server import ServerThread
 
 SESSION = "X-Sandbox-Session"
 APPT = f"/v1/appointments/{DOC_ID}"

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 WORLD = Path(__file__).parent / "worlds" / "tight.yaml"
 KEY = {"Authorization": "Bearer sk_test_tight"}

@@ -9,12 +9,19 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from . import __version__, forcing
-from .clock import format_timestamp, parse_utc
-from .errors import Detail, ValidationError
-from .http import json_response, read_json, require_control_access, runtime, session_state
-from .sessions import DEFAULT_SESSION, SESSION_HEADER, check_name
-from .world import dump_yaml, load_world, parse_document
+from .. import __version__
+from ..domain.clock import format_timestamp, parse_utc
+from ..domain.errors import Detail, ValidationError
+from ..session import forcing
+from ..session.sessions import DEFAULT_SESSION, SESSION_HEADER, check_name
+from ..worlds.world import dump_yaml, load_world, parse_document
+from .http import (
+    json_response,
+    read_json,
+    require_control_access,
+    runtime,
+    session_state,
+)
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .clock import format_timestamp
-from .errors import InvalidWorld
-from .resources import default_world_path
+from .. import __version__
+from ..domain.clock import format_timestamp
+from ..domain.errors import InvalidWorld
+from ..resources import default_world_path
+from ..worlds.world import World, load_world_file
 from .server import DEFAULT_THREADS, make_server
 from .watch import WorldWatcher
-from .world import World, load_world_file
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -44,8 +44,8 @@ def main() -> None:
 def serve(world_path: Path | None, host: str, port: int, admin_token: str | None, threads: int,
           quiet: bool, watch: bool) -> None:
     """Serve the sandbox with the production WSGI server (waitress)."""
-    from .app import create_app
-    from .http import EXTENSION
+    from ..web.app import create_app
+    from ..web.http import EXTENSION
 
     if watch and world_path is None:
         raise click.UsageError("--watch needs --fixtures PATH: a world file of yours to watch.")

@@ -11,14 +11,29 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 
-from . import booking, forcing
-from .booking import Patch
-from .clock import format_timestamp, parse_utc
-from .errors import (Detail, InsufficientScope, MethodNotAllowed, NotFound, RateLimitExceeded,
-                     Unauthorized, ValidationError)
-from .http import control_refusal, header_list, json_response, read_json_object, runtime, session_state
-from .model import PUBLIC_FIELDS, Appointment
-from .store import Credential, Store
+from ..domain import booking
+from ..domain.booking import Patch
+from ..domain.clock import format_timestamp, parse_utc
+from ..domain.errors import (
+    Detail,
+    InsufficientScope,
+    MethodNotAllowed,
+    NotFound,
+    RateLimitExceeded,
+    Unauthorized,
+    ValidationError,
+)
+from ..domain.model import PUBLIC_FIELDS, Appointment
+from ..domain.store import Credential, Store
+from ..session import forcing
+from .http import (
+    control_refusal,
+    header_list,
+    json_response,
+    read_json_object,
+    runtime,
+    session_state,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 

@@ -18,8 +18,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask, WSGITask
 
-from .control import WORLD_MAX_BYTES
-from .forcing import ConnectionDropped
+from ..session.forcing import ConnectionDropped
+from ..web.control import WORLD_MAX_BYTES
 
 DEFAULT_THREADS = 8
 # Bodies waitress accepts at all (it refuses a Content-Length of this or more): up to the

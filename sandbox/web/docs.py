@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory, url_for
 
-from . import __version__
+from .. import __version__
 
 bp = Blueprint("docs", __name__)
 

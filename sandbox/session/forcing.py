@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from jsonschema import Draft202012Validator
 
-from .errors import Detail, NotFound, ValidationError, location
-from .gate import short_message
-from .resources import forced_response_schema_path
+from ..domain.errors import Detail, NotFound, ValidationError, location
+from ..resources import forced_response_schema_path
+from ..spec.gate import short_message
 
 if TYPE_CHECKING:
-    from .contract import Contract, DocumentedResponse
+    from ..spec.contract import Contract, DocumentedResponse
 
 FORCE_HEADER = "X-Sandbox-Force"
 FORCE_ENVIRON = "HTTP_X_SANDBOX_FORCE"  # the header, as WSGI names it

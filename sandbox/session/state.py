@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .clock import Clock, format_timestamp, utc_now
-from .errors import Detail, NotFound, ValidationError
+from ..domain.clock import Clock, format_timestamp, utc_now
+from ..domain.errors import Detail, NotFound, ValidationError
+from ..domain.store import Store
+from ..worlds.world import World, dump_world
 from .forcing import ForcedResponses
 from .journal import DEFAULT_SIZE, Journal
 from .ratelimit import SlidingWindowLimiter
-from .store import Store
-from .world import World, dump_world
 
 MAX_SNAPSHOTS = 32  # per session
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import strictjson
-from .clock import format_timestamp
+from ..domain.clock import format_timestamp
+from ..spec import strictjson
 
 DEFAULT_SIZE = 500
 MAX_BODY_CHARS = 4096

@@ -20,13 +20,14 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaError
 
-from . import booking, strictjson
-from .clock import format_timestamp, parse_utc, utc_now
-from .errors import ApiError, Detail, InvalidWorld, location
-from .gate import GatedValidator
-from .model import (ApiKey, Appointment, Branch, Organization, Service, Window)
-from .resources import world_schema_path
-from .store import Store
+from ..domain import booking
+from ..domain.clock import format_timestamp, parse_utc, utc_now
+from ..domain.errors import ApiError, Detail, InvalidWorld, location
+from ..domain.model import ApiKey, Appointment, Branch, Organization, Service, Window
+from ..domain.store import Store
+from ..resources import world_schema_path
+from ..spec import strictjson
+from ..spec.gate import GatedValidator
 
 END_OF_DAY = "24:00"
 

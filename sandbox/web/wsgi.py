@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from .forcing import DROP_KEY, ConnectionDropped
+from ..session.forcing import DROP_KEY, ConnectionDropped
 from .http import header_text, sendable
 
 log = logging.getLogger("huskyvoice_sandbox")

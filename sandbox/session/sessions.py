@@ -14,10 +14,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from .errors import Detail, NotFound, ValidationError
+from ..domain.errors import Detail, NotFound, ValidationError
+from ..worlds.world import World
 from .journal import DEFAULT_SIZE
 from .state import SandboxState
-from .world import World
 
 SESSION_HEADER = "X-Sandbox-Session"
 DEFAULT_SESSION = "default"

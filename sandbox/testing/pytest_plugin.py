@@ -72,7 +72,7 @@ _WORLDS = pytest.StashKey[dict]()
 def _contract(config: pytest.Config) -> Any:
     """The parsed spec, built once per session: every fresh app shares it."""
     if _CONTRACT not in config.stash:
-        from sandbox.contract import Contract
+        from ..spec.contract import Contract
 
         config.stash[_CONTRACT] = Contract()
     return config.stash[_CONTRACT]
@@ -81,7 +81,7 @@ def _contract(config: pytest.Config) -> Any:
 def _world_from_file(config: pytest.Config, path: Path) -> Any:
     """A world file parsed once per version of it (path, mtime, size): a test that rewrites the
     file gets the new version, every other test a cached World (immutable, so shareable)."""
-    from sandbox.world import load_world_file
+    from ..worlds.world import load_world_file
 
     try:
         stat = path.stat()
@@ -97,9 +97,9 @@ def _world_from_file(config: pytest.Config, path: Path) -> Any:
 def _load_world(config: pytest.Config, source: Any, kind: str) -> Any:
     """The World for the value of the marker or the fixture (`kind`); a bad one fails the test's
     setup with every problem listed, and no traceback into this plugin."""
-    from sandbox.errors import InvalidWorld
-    from sandbox.resources import default_world_path
-    from sandbox.world import World, load_world
+    from ..domain.errors import InvalidWorld
+    from ..resources import default_world_path
+    from ..worlds.world import World, load_world
 
     try:
         if source is None:
@@ -144,7 +144,8 @@ def huskyvoice_world(request: pytest.FixtureRequest) -> str | Path | dict[str, A
 def _huskyvoice_app(request: pytest.FixtureRequest) -> Iterator[Any]:
     """This test's fresh sandbox app, shared by huskyvoice and huskyvoice_server."""
     from sandbox import create_app
-    from sandbox.http import EXTENSION
+
+    from ..web.http import EXTENSION
 
     source, kind = _world_source(request)
     world = _load_world(request.config, source, kind)
@@ -179,7 +180,7 @@ class _Dispatcher:
 @pytest.fixture(scope="session")
 def _huskyvoice_served() -> Iterator[tuple[_Dispatcher, str]]:
     """One waitress server for the whole session (started on first use); tests swap its app."""
-    from sandbox.server import ServerThread
+    from ..serve.server import ServerThread
 
     dispatcher = _Dispatcher()
     with ServerThread(dispatcher) as server:
@@ -551,7 +552,7 @@ class InProcessSandbox(SandboxHandle):
 
     def _exchange(self, method: str, path: str, body: bytes | None,
                   headers: dict[str, str]) -> tuple[int, Iterable[tuple[str, str]], bytes]:
-        # A forced drop raises sandbox.forcing.ConnectionDropped (a ConnectionError) from here.
+        # A forced drop raises sandbox.session.forcing.ConnectionDropped (a ConnectionError) from here.
         response = self.client.open(path, method=method, data=body, headers=headers)
         return response.status_code, list(response.headers.items()), response.get_data()
 

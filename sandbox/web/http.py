@@ -11,11 +11,17 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from . import strictjson
-from .contract import Contract
-from .errors import ApiError, Detail, Forbidden, PayloadTooLarge, ValidationError
-from .sessions import SESSION_HEADER, Sessions, check_name
-from .state import SandboxState
+from ..domain.errors import (
+    ApiError,
+    Detail,
+    Forbidden,
+    PayloadTooLarge,
+    ValidationError,
+)
+from ..session.sessions import SESSION_HEADER, Sessions, check_name
+from ..session.state import SandboxState
+from ..spec import strictjson
+from ..spec.contract import Contract
 
 EXTENSION = "huskyvoice_sandbox"
 ADMIN_HEADER = "X-Sandbox-Admin-Token"

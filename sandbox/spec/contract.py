@@ -16,9 +16,9 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .errors import Detail, location
+from ..domain.errors import Detail, location
+from ..resources import spec_path
 from .gate import GatedValidator, short_message
-from .resources import spec_path
 
 SPEC_URI = "urn:huskyvoice:openapi"
 MAX_DETAILS = 20

@@ -11,16 +11,32 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import api, control, docs, forcing
+from ..domain.errors import (
+    ApiError,
+    Detail,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ValidationError,
+)
+from ..resources import default_world_path
+from ..session import forcing
+from ..session.journal import DEFAULT_SIZE, Exchange, clip, error_code, mask_key
+from ..session.journal import MAX_BODY_CHARS as MAX_JOURNAL_BODY
+from ..session.sessions import DEFAULT_MAX_SESSIONS, Sessions
+from ..spec.contract import Contract
+from ..worlds.world import World, load_world, load_world_file
+from . import api, control, docs
+from .http import (
+    DEFAULT_MAX_BODY_BYTES,
+    EXTENSION,
+    Runtime,
+    error_response,
+    runtime,
+    session_state,
+)
 from .wsgi import SendGuard
-from .contract import Contract
-from .errors import (ApiError, Detail, InternalError, MethodNotAllowed, NotFound,
-                     PayloadTooLarge, ValidationError)
-from .http import DEFAULT_MAX_BODY_BYTES, EXTENSION, Runtime, error_response, runtime, session_state
-from .journal import DEFAULT_SIZE, MAX_BODY_CHARS as MAX_JOURNAL_BODY, Exchange, clip, error_code, mask_key
-from .resources import default_world_path
-from .sessions import DEFAULT_MAX_SESSIONS, Sessions
-from .world import World, load_world, load_world_file
 
 log = logging.getLogger("huskyvoice_sandbox")
 access_log = logging.getLogger("huskyvoice_sandbox.access")

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import Detail, InvalidWorld
-from .world import World, load_world, parse_document
+from ..domain.errors import Detail, InvalidWorld
+from ..worlds.world import World, load_world, parse_document
 
 DEFAULT_INTERVAL = 0.5  # seconds between two looks at the file
 # File systems store times in steps (up to a few seconds on some), so an edit made in the step

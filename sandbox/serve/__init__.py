@@ -1,0 +1,1 @@
+"""Serving: the production server, watch mode and the command line."""

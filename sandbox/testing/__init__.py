@@ -1,0 +1,1 @@
+"""For integrators' test suites: the pytest plugin."""

@@ -1,0 +1,1 @@
+"""World documents (YAML or JSON): parse, validate with located problems, build, dump."""
