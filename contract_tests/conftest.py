@@ -5,8 +5,9 @@ Every option can also come from the environment (for CI secrets):
   --base-url URL          HUSKYVOICE_BASE_URL        the deployment; absent = the sandbox in-process
   --api-key KEY           HUSKYVOICE_API_KEY         a key with appointments:read and :write
   --read-only-key KEY     HUSKYVOICE_READ_ONLY_KEY   a key without appointments:write (403 checks)
-  --allow-writes          HUSKYVOICE_ALLOW_WRITES=1  let PATCHes reach real appointments ...
-  --appointment-id ID     HUSKYVOICE_APPOINTMENT_IDS ... only these (repeatable / comma-separated)
+  --allow-writes          HUSKYVOICE_ALLOW_WRITES=1  send requests that can write: PATCHes ...
+  --appointment-id ID     HUSKYVOICE_APPOINTMENT_IDS ... only to these (repeatable / comma-separated)
+  --max-creates N         HUSKYVOICE_MAX_CREATES     ... and at most N creates (default 3; they stay)
   --admin-token T         HUSKYVOICE_SANDBOX_ADMIN_TOKEN  for a sandbox started with --admin-token
   --seed N                HUSKYVOICE_CONTRACT_SEED   generation seed (default 20260615)
   --examples N            HUSKYVOICE_CONTRACT_EXAMPLES  generated cases per operation (default 50)
@@ -21,13 +22,13 @@ import pytest
 import schemathesis
 
 from contract_tests.coverage import Coverage
+from contract_tests.run import STATE
 from contract_tests.schemas import build_schema
-from contract_tests.target import Target
+from contract_tests.target import DEFAULT_MAX_CREATES, Target
 from sandbox.spec.contract import Contract
 
 DEFAULT_SEED = 20260615
 DEFAULT_EXAMPLES = 50
-_STATE: dict[str, Any] = {}  # the session's target and coverage, for the hooks below
 
 
 def _env(name: str) -> str | None:
@@ -46,7 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="API key without appointments:write, for the 403 checks.")
     group.addoption("--allow-writes", action="store_true",
                     default=os.environ.get("HUSKYVOICE_ALLOW_WRITES") == "1",
-                    help="Allow PATCHes that can change appointments, only to --appointment-id.")
+                    help="Allow requests that can write: PATCHes only to --appointment-id, and "
+                         "at most --max-creates new appointments (they cannot be deleted).")
+    group.addoption("--max-creates", type=int,
+                    default=int(_env("HUSKYVOICE_MAX_CREATES") or DEFAULT_MAX_CREATES),
+                    help=f"With --allow-writes: appointments the kit may create on a deployment "
+                         f"(default {DEFAULT_MAX_CREATES}); each one stays.")
     group.addoption("--appointment-id", action="append", default=None,
                     help="A disposable appointment the kit may read (and, with --allow-writes, "
                          "change). Repeatable.")
@@ -66,66 +72,73 @@ def pytest_configure(config: pytest.Config) -> None:
     target = Target.build(
         config.getoption("--base-url"), config.getoption("--api-key"),
         config.getoption("--read-only-key"), config.getoption("--allow-writes"), ids,
-        config.getoption("--admin-token"))
+        config.getoption("--admin-token"), config.getoption("--max-creates"))
     if target.base_url and not target.is_sandbox and not target.api_key:
         raise pytest.UsageError("--api-key (or HUSKYVOICE_API_KEY) is required for a deployment")
-    _STATE["target"] = target
-    _STATE["coverage"] = Coverage(Contract())
+    contract = Contract()
+    STATE.update(target=target, contract=contract, coverage=Coverage(contract))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    target: Target = _STATE["target"]
+    target: Target = STATE["target"]
     lines = [f"contract kit target: {target.mode}",
              f"contract kit seed: {config.getoption('--seed')} (replay with --seed), "
              f"{config.getoption('--examples')} generated cases per operation"]
     if not target.is_sandbox:
         lines.append("skipped against this target: scenario steps (they need /_sandbox/ to seed)")
-        if not target.writes_ok:
-            lines.append("skipped against this target: PATCHes to real appointments "
-                         "(PATCH cases go to an id that cannot exist; use --allow-writes "
-                         "--appointment-id ID to opt in)")
+        if not target.allow_writes:
+            skipped = [op.operation_id for op in STATE["contract"].operations.values()
+                       if not target.may_send(op.method)]
+            lines.append(f"skipped against this target: {', '.join(skipped)} (they can write; "
+                         "--allow-writes --appointment-id ID opts in)")
+        else:
+            lines.append(f"WARNING: creates are real and permanent: up to {target.max_creates} new "
+                         "appointments will stay on the deployment (appointments are never deleted)")
         if not target.read_only_key:
             lines.append("skipped against this target: 403 checks (no --read-only-key)")
     return lines
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    coverage: Coverage | None = _STATE.get("coverage")
+    coverage: Coverage | None = STATE.get("coverage")
     if coverage is not None:
         terminalreporter.section("contract coverage")
         for line in coverage.report():
             terminalreporter.write_line(line)
+    target: Target | None = STATE.get("target")
+    if target is not None and target.created:
+        terminalreporter.section("appointments created on the deployment")
+        terminalreporter.write_line(f"{len(target.created)} appointments were created and stay "
+                                    "(appointments are never deleted): " + ", ".join(target.created))
 
 
 @pytest.fixture(scope="session")
 def target() -> Iterator[Target]:
-    target: Target = _STATE["target"]
+    target: Target = STATE["target"]
     target.save_world()
     target.seed_default()
     yield target
     target.restore_world()
 
 
-def _schema(config: pytest.Config, target: Target, operation_id: str | None,
-            appointment_id: str) -> Any:
-    return build_schema(target, config.getoption("--seed"), config.getoption("--examples"),
-                        operation_id, appointment_id)
+@pytest.fixture(scope="session")
+def kit_schema(target: Target, pytestconfig: pytest.Config) -> Any:
+    """Every operation the target may be sent (tests/test_schema.py filters the lazy schema by
+    the same rule: Schemathesis ignores a filter on a fixture's schema)."""
+    return build_schema(target, pytestconfig.getoption("--seed"), pytestconfig.getoption("--examples"),
+                        STATE["contract"])
 
 
 @pytest.fixture(scope="session")
-def get_schema(target: Target, pytestconfig: pytest.Config) -> Any:
-    return _schema(pytestconfig, target, "getAppointment", target.readable_id)
-
-
-@pytest.fixture(scope="session")
-def patch_schema(target: Target, pytestconfig: pytest.Config) -> Any:
-    return _schema(pytestconfig, target, "updateAppointment", target.writable_id)
-
-
-@pytest.fixture(scope="session")
-def patch_schema_full(target: Target, pytestconfig: pytest.Config) -> Any:
-    """Both operations, for the stateful run (PATCH -> GET through the spec's link)."""
-    schema = _schema(pytestconfig, target, None, target.writable_id)
+def stateful_schema(target: Target, pytestconfig: pytest.Config) -> Any:
+    """The operations for the stateful run, positive cases only: creates only on a sandbox (a
+    deployment would keep every appointment the run books)."""
+    contract: Contract = STATE["contract"]
+    allowed = [op.operation_id for op in contract.operations.values()
+               if target.may_send(op.method) and (target.is_sandbox or op.method != "POST")]
+    schema = build_schema(target, pytestconfig.getoption("--seed"), pytestconfig.getoption("--examples"),
+                          contract, allowed)
+    schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE])
 
     @schema.auth()
     class BearerKey:
@@ -138,18 +151,28 @@ def patch_schema_full(target: Target, pytestconfig: pytest.Config) -> Any:
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
+    hint = target.booking_hint()
+    if hint:
+        @schema.hook("map_body")
+        def bookable(ctx: Any, body: Any) -> Any:
+            """A create's service, branch and time from the target's own availability, so that
+            the run books and then follows the links from what it booked."""
+            if ctx.operation.method.upper() == "POST" and isinstance(body, dict):
+                return {**body, **hint}
+            return body
+
     return schema
 
 
 @pytest.fixture(scope="session")
 def coverage() -> Coverage:
-    return _STATE["coverage"]
+    return STATE["coverage"]
 
 
 @schemathesis.check
 def record_documented_response(ctx: Any, response: Any, case: Any) -> None:
     """Not a check: records what the schema suite saw, for the coverage report."""
-    coverage: Coverage | None = _STATE.get("coverage")
+    coverage: Coverage | None = STATE.get("coverage")
     if coverage is not None:
         try:
             body = response.json()

@@ -14,20 +14,12 @@ class Coverage:
         self.seen: Counter[tuple[str, int, str | None]] = Counter()
         self.cases: dict[str, set[str]] = {}
         self.skipped_steps = 0
-        self.by_test: dict[str, Counter[str]] = {}  # test name -> cases sent per operation
+        self.by_test: dict[str, Counter[str]] = {}  # subtest name -> cases sent per operation
+        self.not_sent = 0  # generated writes the target could not be sent
 
     def documented(self) -> list[tuple[str, int, str | None]]:
-        """Every (operation, status, code) the spec documents; codes come from the named
-        examples of each error response."""
-        found = []
-        for op in self.contract.operations.values():
-            responses = self.contract.spec["paths"][op.path][op.method.lower()]["responses"]
-            for status, response in responses.items():
-                content = self.contract.deref(response).get("content", {}).get("application/json", {})
-                codes = [name for name in content.get("examples", {}) if name.isupper()]
-                for code in codes or [None]:
-                    found.append((op.operation_id, int(status), code))
-        return found
+        """Every (operation, status, code) the spec documents."""
+        return self.contract.documented_answers()
 
     def record(self, method: str, path: str, status: int, body: Any, case_id: str = "") -> None:
         op = self.contract.operation_for(method, path.split("?")[0])
@@ -40,7 +32,7 @@ class Coverage:
         self.seen[(op.operation_id, status, code)] += 1
 
     def record_case(self, test: str, method: str, path: str) -> None:
-        """A generated case the schema suite's `test` is about to send."""
+        """A generated case the schema suite's `test` (an operation's subtest) is about to send."""
         op = self.contract.operation_for(method, path)
         counts = self.by_test.setdefault(test, Counter())
         counts[op.operation_id if op else f"{method} (an undocumented method)"] += 1
@@ -66,6 +58,9 @@ class Coverage:
         undocumented = [k for k in self.seen if k not in documented]
         for op_id, status, code in undocumented:
             lines.append(f"  UNDOCUMENTED: {op_id} {status} {code or ''} ({self.seen[(op_id, status, code)]}x)")
+        if self.not_sent:
+            lines.append(f"  {self.not_sent} generated writes not sent: the target may not be sent "
+                         "them (no lent appointment, or the create budget is spent)")
         if self.skipped_steps:
             lines.append(f"  {self.skipped_steps} scenario steps skipped: the target has no /_sandbox/ to seed")
         return lines

@@ -13,13 +13,6 @@ from sandbox.resources import scenarios_dir
 from sandbox.spec.contract import Contract
 from sandbox.worlds.world import load_world_file
 
-# The status each documented error code is sent with (the PATCH page).
-STATUS_OF_CODE = {
-    "VALIDATION_ERROR": 400, "UNAUTHORIZED": 401, "INSUFFICIENT_SCOPE": 403, "NOT_FOUND": 404,
-    "SLOT_FULL": 409, "SLOT_INACTIVE": 409, "DUPLICATE_BOOKING": 409,
-    "OUTSIDE_AVAILABILITY": 422, "RATE_LIMIT_EXCEEDED": 429,
-}
-
 
 def scenario_files() -> list[Path]:
     return sorted(scenarios_dir().glob("*.yaml"))

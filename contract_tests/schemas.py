@@ -1,5 +1,6 @@
 """Schemathesis schemas of openapi.yaml, configured for a target: seed, case count, the
-appointment id to use, and which undeclared methods may be probed."""
+operations it may be sent, the appointment ids to use, and which undeclared methods may be
+probed. Every operation comes from the spec; nothing here lists them."""
 
 from __future__ import annotations
 
@@ -10,24 +11,51 @@ from schemathesis import Config
 
 from contract_tests.target import Target
 from sandbox.resources import spec_path
+from sandbox.spec.contract import Contract
 
-# Valid requests the API may refuse for documented business reasons (a window that does not
-# exist at that time is 422, a full or closed one 409), besides the generic ones.
-PATCH_ACCEPTS_VALID_DATA_WITH = ["2xx", 401, 403, 404, 409, 422, 429]
+# Valid requests the API refuses for documented business reasons, beyond Schemathesis' defaults
+# (2xx, 401, 403, 404, 409, 429): a time outside every window (422), and, for a create, a
+# service, branch or time the organization does not have (400: the spec cannot list a world's
+# services).
+ACCEPTS_VALID_DATA_WITH = {
+    "PATCH": ["2xx", 401, 403, 404, 409, 422, 429],
+    "POST": ["2xx", 400, 401, 403, 409, 422, 429],
+}
 
 
-def build_schema(target: Target, seed: int, examples: int, operation_id: str | None,
-            appointment_id: str) -> Any:
+def operations_for(target: Target, contract: Contract) -> list[str]:
+    """The operations the target may be sent: all of them, but against a deployment without
+    --allow-writes only those whose method cannot write."""
+    return [op.operation_id for op in contract.operations.values() if target.may_send(op.method)]
+
+
+def build_schema(target: Target, seed: int, examples: int, contract: Contract,
+                 operations: list[str] | None = None) -> Any:
+    """The spec for Schemathesis, restricted to `operations` (default: operations_for)."""
+    allowed = operations if operations is not None else operations_for(target, contract)
+    per_operation = []
+    for op in contract.operations.values():
+        if op.operation_id not in allowed:
+            continue
+        entry: dict[str, Any] = {"include-operation-id": op.operation_id}
+        if "appointment_id" in op.path_params:
+            # A read may go to any lent appointment; a write only to one the user lent.
+            entry["parameters"] = {"path.appointment_id":
+                                   target.readable_id if op.method == "GET" else target.writable_id}
+        if op.method in ACCEPTS_VALID_DATA_WITH:
+            entry["checks"] = {"positive_data_acceptance": {
+                "expected-statuses": ACCEPTS_VALID_DATA_WITH[op.method]}}
+        if len(entry) > 1:
+            per_operation.append(entry)
     config = Config.from_dict({
         "seed": seed,
+        # The key as the spec's own security scheme: Schemathesis then knows the credentials are
+        # given, not generated (explicit headers on a call are re-added to the negative cases
+        # that leave Authorization out on purpose).
+        "auth": {"openapi": {"bearerAuth": {"bearer": target.api_key}}},
         "generation": {"max-examples": examples, "database": "none", "deterministic": True},
-        "parameters": {"path.appointment_id": appointment_id},
         "phases": {"coverage": {"unexpected-methods": probe_methods(target)}},
-        "operations": [{
-            "include-operation-id": "updateAppointment",
-            "checks": {"positive_data_acceptance": {
-                "expected-statuses": PATCH_ACCEPTS_VALID_DATA_WITH}},
-        }],
+        "operations": per_operation,
     })
     schema = schemathesis.openapi.from_path(str(spec_path()), config=config)
     if target.app is not None:
@@ -35,12 +63,17 @@ def build_schema(target: Target, seed: int, examples: int, operation_id: str | N
         schema.config.update(base_url="http://localhost")
     else:
         schema.config.update(base_url=target.base_url)
-    return schema.include(operation_id=operation_id) if operation_id else schema
+    return schema.include(func=lambda ctx: ctx.operation.definition.raw.get("operationId") in allowed) \
+        if set(allowed) != set(contract.operations) else schema
 
 
 def probe_methods(target: Target) -> list[str]:
-    """Undeclared methods sent to the path. Against a deployment they go to an id that cannot
-    exist (Target.confine), and never DELETE/PUT/POST a lent appointment."""
-    if target.is_sandbox or not target.writes_ok:
+    """Undeclared methods sent to each path. Against a deployment: without --allow-writes only
+    OPTIONS (a method that cannot write); with it, the writing ones go to an id that cannot
+    exist (Target.confine). TRACE only to a sandbox: the proxies in front of deployments
+    (nginx among them) refuse it themselves, which says nothing about the API."""
+    if target.is_sandbox:
         return ["DELETE", "PUT", "POST", "OPTIONS", "TRACE"]
-    return ["OPTIONS", "TRACE"]
+    if target.writes_ok:
+        return ["DELETE", "PUT", "POST", "OPTIONS"]
+    return ["OPTIONS"]

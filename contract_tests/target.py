@@ -1,13 +1,21 @@
 """What the kit talks to: the sandbox in-process, a sandbox served over HTTP (recognised by
-its control API and seeded through it), or any other deployment, safely by default."""
+its control API and seeded through it), or any other deployment, safely by default.
+
+Safety follows the HTTP method. Against a deployment, a method that can create or change data
+(anything but GET and HEAD) is never sent without --allow-writes; with it, PATCHes go only to the
+appointments the user lent (--appointment-id), and creates stop at --max-creates. Appointments
+are never deleted, so every appointment the kit creates there stays: the kit reports their ids.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -20,6 +28,8 @@ SANDBOX_APPOINTMENT = "appt_a1b2c3d4e5"
 # An id that exists nowhere: writes sent to it can only ever get 404.
 NO_SUCH_APPOINTMENT = "appt_contractkit_does_not_exist"
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # they change nothing
+DEFAULT_MAX_CREATES = 3
 
 
 @dataclass
@@ -47,6 +57,8 @@ class Target:
     admin_token: str | None = None
     app: Any = None
     is_sandbox: bool = False
+    max_creates: int = DEFAULT_MAX_CREATES
+    created: list[str] = field(default_factory=list)  # on a deployment: permanent
     _saved_world: str | None = field(default=None, repr=False)
     _session: requests.Session = field(default_factory=requests.Session, repr=False)
 
@@ -54,7 +66,7 @@ class Target:
     @classmethod
     def build(cls, base_url: str | None, api_key: str | None, read_only_key: str | None,
               allow_writes: bool, appointment_ids: list[str],
-              admin_token: str | None = None) -> "Target":
+              admin_token: str | None = None, max_creates: int = DEFAULT_MAX_CREATES) -> "Target":
         if base_url is None:
             from sandbox import create_app
 
@@ -62,7 +74,7 @@ class Target:
                        True, appointment_ids or [SANDBOX_APPOINTMENT], app=create_app(),
                        is_sandbox=True)
         target = cls(base_url.rstrip("/"), api_key or "", read_only_key, allow_writes,
-                     appointment_ids, admin_token)
+                     appointment_ids, admin_token, max_creates=max_creates)
         target.is_sandbox = target._detect_sandbox()
         if target.is_sandbox:
             target.api_key = api_key or SANDBOX_WRITE_KEY
@@ -88,12 +100,23 @@ class Target:
             return f"sandbox at {self.base_url} (seeded through /_sandbox/, reset between cases)"
         if self.allow_writes:
             ids = ", ".join(self.appointment_ids) or "none"
-            return f"deployment at {self.base_url}, WRITES ALLOWED to: {ids}"
-        return f"deployment at {self.base_url}, read-only (no request can change an appointment)"
+            return (f"deployment at {self.base_url}, WRITES ALLOWED: PATCHes to {ids}; at most "
+                    f"{self.max_creates} new appointments, which stay (appointments are never deleted)")
+        return f"deployment at {self.base_url}, read-only (only GET requests are sent)"
 
     @property
     def writes_ok(self) -> bool:
+        """May requests that change an existing appointment be sent?"""
         return self.is_sandbox or (self.allow_writes and bool(self.appointment_ids))
+
+    @property
+    def creates_ok(self) -> bool:
+        """May a request that creates an appointment be sent now?"""
+        return self.is_sandbox or (self.allow_writes and len(self.created) < self.max_creates)
+
+    def may_send(self, method: str) -> bool:
+        """Safety by HTTP method: what is not GET or HEAD can write, and needs --allow-writes."""
+        return self.is_sandbox or method.upper() in SAFE_METHODS or self.allow_writes
 
     @property
     def writable_id(self) -> str:
@@ -104,17 +127,35 @@ class Target:
     def readable_id(self) -> str:
         return self.appointment_ids[0] if self.appointment_ids else NO_SUCH_APPOINTMENT
 
-    def confine(self, case: Any) -> None:
-        """Send a generated request that could change something only to a lent appointment.
+    def confine(self, case: Any) -> bool:
+        """Whether a generated request may be sent, steering it first: a request that could
+        change an appointment goes only to a lent one, a create only while the budget lasts.
 
         Schemathesis' example and coverage phases use the spec's example id whatever the
         configured parameter says, so the id is checked here, where every case leaves.
         """
-        if case.method.upper() in ("GET", "HEAD"):
+        method = case.method.upper()
+        if not self.may_send(method):
+            return False
+        if method in SAFE_METHODS or self.is_sandbox:
+            return True
+        if "appointment_id" in (case.path_parameters or {}):
+            # A method the spec does not list there (a probe) never reaches a real appointment.
+            probe = method != case.operation.method.upper()
+            lent = self.appointment_ids if self.writes_ok and not probe else []
+            if case.path_parameters.get("appointment_id") not in lent:
+                case.path_parameters["appointment_id"] = NO_SUCH_APPOINTMENT
+            return True
+        # No id in the path: a POST creates (within the budget); nothing else is sent there.
+        return method == "POST" and self.creates_ok
+
+    def note_created(self, method: str, status: int, body: Any) -> None:
+        """Keep the id of an appointment created on a deployment, to report it."""
+        if self.is_sandbox or method.upper() != "POST" or status != 201 or not isinstance(body, dict):
             return
-        lent = self.appointment_ids if self.writes_ok else []
-        if case.path_parameters.get("appointment_id") not in lent:
-            case.path_parameters["appointment_id"] = NO_SUCH_APPOINTMENT
+        created = body.get("appointment_id")
+        if isinstance(created, str):
+            self.created.append(created)
 
     # -- requests ---------------------------------------------------------------------------
     def request(self, method: str, path: str, key: str | None = None, body: Any = None,
@@ -155,6 +196,41 @@ class Target:
                 parts += ["-H", "Content-Type: application/json"]
             parts += ["-d", raw_body if raw_body is not None else json.dumps(body)]
         return " ".join(shlex.quote(p) for p in parts)
+
+    # -- what can be booked ---------------------------------------------------------------------
+    def booking_hint(self, days: int = 14) -> dict[str, str]:
+        """A service, branch and time the target would book now: the first open window with room
+        in the next `days` days, read with GET requests only; empty when none is found."""
+        def get(path: str) -> Any:
+            reply = self.request("GET", path, key=self.api_key)
+            return reply.json() if reply.status == 200 else None
+
+        services = (get("/v1/services") or {}).get("data") or []
+        config = (get("/v1/appointment-config") or {}).get("data") or {}
+        try:
+            zone = ZoneInfo(config.get("timezone") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        today = self._today(zone)
+        for offset in range(days):
+            on = today + timedelta(days=offset)
+            for slot in (get(f"/v1/appointment-slots/availability?date={on.isoformat()}") or {}).get("slots", []):
+                service = slot.get("appointment_type") or (services[0]["service_id"] if services else None)
+                if slot.get("available_slots", 0) > 0 and service and slot.get("end_time") != "24:00":
+                    start = datetime.combine(on, time.fromisoformat(slot["start_time"]), zone)
+                    return {"appointment_type": service, "branch_id": slot["branch_id"],
+                            "session": slot["session"], "batch": slot["batch"],
+                            "appointment_date": start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        return {}
+
+    def _today(self, zone: ZoneInfo) -> date:
+        """The target's today: a sandbox's clock, else the real one."""
+        if self.is_sandbox:
+            reply = self.control("GET", "/_sandbox/clock")
+            now = (reply.json() or {}).get("data", {}).get("now") if reply.status == 200 else None
+            if now:
+                return datetime.fromisoformat(now.replace("Z", "+00:00")).astimezone(zone).date()
+        return datetime.now(zone).date()
 
     # -- seeding (sandbox targets only) -----------------------------------------------------
     def seed(self, world_file: Path) -> None:

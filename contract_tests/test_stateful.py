@@ -1,5 +1,11 @@
-"""Stateful run: a PATCH followed, through the spec's OpenAPI link, by a GET of the same
-appointment. What a successful PATCH answered must be what the GET then reads back."""
+"""Stateful run: sequences of calls that follow the spec's OpenAPI links (create -> get ->
+patch -> search, and back). What a successful create or update answered must be what every
+later read of that appointment (a GET, or a search that lists it) returns.
+
+On a sandbox the run books appointments too; on a deployment it never creates (every
+appointment it booked would stay), and it changes only the appointments lent with
+--allow-writes --appointment-id.
+"""
 
 from __future__ import annotations
 
@@ -10,42 +16,51 @@ from hypothesis import settings
 
 from contract_tests.target import Target
 
+WRITES = ("POST", "PATCH")
 
-def test_a_patch_is_visible_in_the_following_get(target: Target, patch_schema_full: Any,
-                                                 pytestconfig: pytest.Config) -> None:
+
+def test_what_was_written_is_what_is_read_back(target: Target, stateful_schema: Any,
+                                               pytestconfig: pytest.Config) -> None:
     if not target.writes_ok:
-        pytest.skip("the stateful run changes an appointment: needs a sandbox, or "
+        pytest.skip("the stateful run changes appointments: needs a sandbox, or "
                     "--allow-writes with --appointment-id")
     followed: list[str] = []
 
-    class Workflow(patch_schema_full.as_state_machine()):  # type: ignore[misc]
+    class Workflow(stateful_schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             if target.is_sandbox:
                 target.reset()  # a fresh world per scenario (Schemathesis pitfall P4)
-            self.last_patch: dict[str, Any] | None = None
+            self.known: dict[str, dict[str, Any]] = {}  # appointment id -> what was written
 
         def before_call(self, case: Any) -> None:
-            # The state machine draws ids freely (no parameter override): a PATCH is steered to
-            # the appointment it may change, and the link carries that id to the GET.
-            if case.method.upper() == "PATCH":
+            if not target.is_sandbox and case.method.upper() == "PATCH":
+                # The machine draws ids freely: a deployment's PATCH goes to a lent appointment.
                 case.path_parameters["appointment_id"] = target.writable_id
             target.confine(case)
 
         def after_call(self, response: Any, case: Any) -> None:
             super().after_call(response, case)
-            appointment_id = case.path_parameters.get("appointment_id")
-            if response.status_code != 200:
+            if response.status_code not in (200, 201):
                 return
-            data = response.json()["data"]
-            if case.method.upper() == "PATCH":
-                self.last_patch = {"id": appointment_id, "data": data}
-            elif self.last_patch and self.last_patch["id"] == appointment_id:
-                followed.append(appointment_id)
-                assert data == self.last_patch["data"], (
-                    f"GET {appointment_id} after a successful PATCH reads {data}, "
-                    f"but the PATCH answered {self.last_patch['data']}")
+            body = response.json()
+            method = case.method.upper()
+            if method in WRITES and isinstance(body.get("data"), dict):
+                self.known[body["data"]["appointment_id"]] = body["data"]
+            elif method == "GET":
+                self._compare(case.formatted_path, body.get("data"))
+
+        def _compare(self, where: str, data: Any) -> None:
+            for read in data if isinstance(data, list) else [data]:
+                if not isinstance(read, dict):
+                    continue
+                written = self.known.get(read.get("appointment_id", ""))
+                if written is not None:
+                    followed.append(read["appointment_id"])
+                    assert read == written, (
+                        f"GET {where} reads {read}, but the last successful write of that "
+                        f"appointment answered {written}")
 
     examples = max(10, pytestconfig.getoption("--examples") // 2)
     Workflow.run(settings=settings(Workflow.TestCase.settings, max_examples=examples,
-                                   stateful_step_count=4, derandomize=True, database=None))
-    assert followed, "the run never followed a PATCH with a GET of the same appointment"
+                                   stateful_step_count=6, derandomize=True, database=None))
+    assert followed, "the run never read back an appointment it had written"

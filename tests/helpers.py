@@ -69,6 +69,27 @@ def appointment_in(world: dict[str, Any], appointment_id: str) -> dict[str, Any]
     raise KeyError(appointment_id)
 
 
+def sample_request(contract: Contract, operation_id: str) -> tuple[str, str, bytes]:
+    """A valid request for the operation, from the spec alone: (method, path with query, body).
+    Path ids are the documented appointment's; required query parameters take their examples;
+    the body is the operation's first request example."""
+    op = contract.operations[operation_id]
+    path = op.path.replace("{appointment_id}", DOC_ID)
+    query = "&".join(f"{p.name}={contract.resolve(_parameter_pointer(contract, op, p.name))['example']}"
+                     for p in op.query if p.required)
+    body = b""
+    if op.body_pointer:
+        node = contract.spec["paths"][op.path][op.method.lower()]["requestBody"]["content"]["application/json"]
+        body = json.dumps(next(iter(node["examples"].values()))["value"]).encode()
+    return op.method, path + (f"?{query}" if query else ""), body
+
+
+def _parameter_pointer(contract: Contract, op: Any, name: str) -> str:
+    params = contract.spec["paths"][op.path][op.method.lower()].get("parameters", [])
+    index = next(i for i, p in enumerate(params) if p.get("name") == name)
+    return f"/paths/{op.path.replace('/', '~1')}/{op.method.lower()}/parameters/{index}"
+
+
 class ContractViolation(AssertionError):
     pass
 

@@ -88,20 +88,22 @@ def test_kit_passes_on_the_sandbox_in_process() -> None:
     assert " failed" not in run.stdout
 
 
-def test_each_schema_test_sends_only_its_own_operations_cases() -> None:
-    """Each operation's generated cases run once, under its own test's name."""
+def test_each_operation_runs_its_own_cases_once_under_its_own_name() -> None:
+    """The schema suite runs every operation of the spec as a subtest named by its method and
+    path; each sends that operation's cases only, and each case once."""
+    from sandbox.spec.contract import Contract
+
     run = kit("-k", "conforms")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    sent = {test: dict(re.findall(r"(\w+) (\d+)", counts)) for test, counts in
-            re.findall(r"cases sent by (\w+): (.*)", run.stdout)}
-    assert set(sent) == {"test_get_conforms_to_the_contract", "test_patch_conforms_to_the_contract"}
-    operations = {"getAppointment", "updateAppointment"}
-    assert operations & set(sent["test_get_conforms_to_the_contract"]) == {"getAppointment"}
-    assert operations & set(sent["test_patch_conforms_to_the_contract"]) == {"updateAppointment"}
+    sent = {label: dict(re.findall(r"(\w+) (\d+)", counts)) for label, counts in
+            re.findall(r"cases sent by (\w+ \S+): (.*)", run.stdout)}
+    operations = Contract().operations.values()
+    assert set(sent) == {f"{op.method} {op.path}" for op in operations}
     checked = dict(re.findall(r"generated cases checked: (\w+) (\d+)", run.stdout))
-    # The cases each test sent are the operation's cases checked, each once.
-    assert int(sent["test_get_conforms_to_the_contract"]["getAppointment"]) == int(checked["getAppointment"])
-    assert int(sent["test_patch_conforms_to_the_contract"]["updateAppointment"]) == int(checked["updateAppointment"])
+    for op in operations:
+        own = {name for name in sent[f"{op.method} {op.path}"] if name in Contract().operations}
+        assert own == {op.operation_id}, (op.operation_id, sent[f"{op.method} {op.path}"])
+        assert int(sent[f"{op.method} {op.path}"][op.operation_id]) == int(checked[op.operation_id])
 
 
 def test_kit_passes_on_the_sandbox_served_over_http(serve_python) -> None:
@@ -112,26 +114,61 @@ def test_kit_passes_on_the_sandbox_served_over_http(serve_python) -> None:
     assert "scenario steps skipped" not in run.stdout  # it seeded every scenario
 
 
-def test_against_a_deployment_the_kit_changes_nothing_by_default(serve_python) -> None:
-    """A sandbox hiding its control API behind a token looks like any deployment to the kit."""
-    url = serve_python(*SERVE, "--admin-token", "secret")
-    run = kit("--base-url", url, "--api-key", "sk_test_demo_write",
-              "--read-only-key", "sk_test_demo_read", "--appointment-id", "appt_a1b2c3d4e5")
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_against_a_deployment_the_kit_sends_no_write_by_default(serve_python, tmp_path) -> None:
+    """A served sandbox behind nginx, which hides its control API: a deployment to the kit.
+    Without --allow-writes, nginx's own log shows not one request that could write."""
+    from proxy import NginxProxy
+
+    upstream = serve_python(*SERVE)
+    with NginxProxy(upstream, tmp_path / "nginx") as proxy:
+        run = kit("--base-url", proxy.url, "--api-key", "sk_test_demo_write",
+                  "--read-only-key", "sk_test_demo_read", "--appointment-id", "appt_a1b2c3d4e5")
+        journal = proxy.journal()
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "read-only (no request can change an appointment)" in run.stdout
+    assert "read-only (only GET requests are sent)" in run.stdout
+    assert "skipped against this target: createAppointment, updateAppointment" in run.stdout
     assert "scenario steps skipped" in run.stdout
-    request = urllib.request.Request(url + "/_sandbox/requests",
-                                     headers={"X-Sandbox-Admin-Token": "secret"})
-    journal = json.load(urllib.request.urlopen(request))["data"]
-    assert journal, "the kit sent nothing"
-    changed = [e for e in journal if e["method"] != "GET"
-               and e["path"] != "/v1/appointments/appt_contractkit_does_not_exist"]
-    assert changed == []
-    world = json.load(urllib.request.urlopen(urllib.request.Request(
-        url + "/_sandbox/world", headers={"X-Sandbox-Admin-Token": "secret"})))["data"]
+    assert len(journal) > 50, "the kit sent (almost) nothing"
+    assert {method for method, _, _ in journal} <= {"GET", "OPTIONS", "TRACE"}, \
+        sorted({(m, u) for m, u, _ in journal if m in WRITE_METHODS})[:10]
+    world = json.load(urllib.request.urlopen(upstream + "/_sandbox/world"))["data"]
     lent = next(a for a in world["organizations"][0]["appointments"]
                 if a["appointment_id"] == "appt_a1b2c3d4e5")
     assert lent["updated_at"] == "2026-05-26T10:00:00.000Z"  # as seeded: never written
+    assert sum(len(o["appointments"]) for o in world["organizations"]) == 10  # nothing created
+
+
+def test_with_allow_writes_the_kit_creates_at_most_its_budget_and_names_them(serve_python, tmp_path) -> None:
+    """Creates are permanent on a deployment: only with --allow-writes, at most --max-creates,
+    each id reported; PATCHes go only to the lent appointment."""
+    from proxy import NginxProxy
+
+    upstream = serve_python(*SERVE)
+    with NginxProxy(upstream, tmp_path / "nginx") as proxy:
+        run = kit("--base-url", proxy.url, "--api-key", "sk_test_demo_write", "--allow-writes",
+                  "--appointment-id", "appt_a1b2c3d4e5", "--max-creates", "2", "-k", "conforms")
+        journal = proxy.journal()
+    output = run.stdout + run.stderr
+    assert "creates are real and permanent: up to 2 new appointments" in output
+    created = [u for m, u, status in journal if m == "POST" and status == 201]
+    assert len(created) <= 2
+    patched = {u.split("?")[0] for m, u, _ in journal if m == "PATCH"}
+    assert patched <= {"/v1/appointments/appt_a1b2c3d4e5", "/v1/appointments/appt_contractkit_does_not_exist"}
+    assert not [(m, u) for m, u, _ in journal if m in ("PUT", "DELETE") and "appt_contractkit" not in u]
+    world = json.load(urllib.request.urlopen(upstream + "/_sandbox/world"))["data"]
+    ids = [a["appointment_id"] for o in world["organizations"] for a in o["appointments"]]
+    new = [i for i in ids if i not in DEFAULT_IDS]
+    assert len(new) == len(created)
+    if new:
+        assert "appointments were created and stay" in output and all(i in output for i in new)
+
+
+DEFAULT_IDS = {"appt_a1b2c3d4e5", "appt_b2c3d4e5f6", "appt_c3d4e5f6a7", "appt_d4e5f6a7b8",
+               "appt_e5f6a7b8c9", "appt_f6a7b8c9d0", "appt_0a1b2c3d4e", "appt_1b2c3d4e5f",
+               "appt_2c3d4e5f6a", "appt_9z8y7x6w5v"}
 
 
 # What the kit must say for each broken variant: the check that failed, by its words.
@@ -142,7 +179,7 @@ CAUGHT_BY = {
     "ignores-bearer-key": ["API accepts invalid authentication"],
     "date-as-datetime": ["is not a 'date'"],
     "answers-html": ["Undocumented Content-Type"],
-    "forgets-patches": ["after a successful PATCH reads"],
+    "forgets-patches": ["but the last successful write of that appointment answered"],
 }
 
 
@@ -174,7 +211,7 @@ def test_junitxml_report_names_each_check(tmp_path: Path) -> None:
     run = kit("--junitxml", str(report))
     assert run.returncode == 0, run.stdout[-3000:]
     text = report.read_text(encoding="utf-8")
-    for name in ("test_get_conforms_to_the_contract", "test_patch_conforms_to_the_contract",
-                 "test_a_patch_is_visible_in_the_following_get",
+    for name in ("test_operation_conforms_to_the_contract",
+                 "test_what_was_written_is_what_is_read_back",
                  "test_scenario_gets_the_documented_responses[slot-full]"):
         assert name in text, name

@@ -14,7 +14,7 @@ import yaml
 from helpers import error_of
 
 import sandbox.domain.booking
-import sandbox.web.api
+import sandbox.web.render
 from sandbox.resources import spec_path
 
 DOC_ID = "appt_a1b2c3d4e5"
@@ -35,7 +35,6 @@ def allowed(response) -> set[str]:
     "/",
     "/nope",
     "/v1",
-    "/v1/appointments",
     "/v1/appointments/",
     f"/v1/appointments/{DOC_ID}/",          # trailing slash: not the same resource
     f"/v1/appointments/{DOC_ID}/notes",
@@ -189,7 +188,7 @@ def test_unexpected_exception_changes_nothing(client, dump, monkeypatch) -> None
 
 
 def test_unexpected_exception_in_get_is_500_in_the_envelope(client, monkeypatch, caplog) -> None:
-    monkeypatch.setattr(sandbox.web.api, "public_view", explode)
+    monkeypatch.setattr(sandbox.web.render, "appointment", explode)
     with caplog.at_level(logging.ERROR):
         response = client.get(URL, headers=HEADERS)
     error_of(response, 500, "INTERNAL_ERROR")

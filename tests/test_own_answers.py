@@ -13,7 +13,7 @@ import json
 from typing import Any, Iterator
 
 import pytest
-from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
+from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response, sample_request
 from wire import send
 
 from sandbox import create_app
@@ -58,24 +58,26 @@ def token_server() -> Iterator[LiveServer]:
     live.stop()
 
 
-def check(contract: Contract, method: str, reply: Any, status: int, code: str | None) -> None:
+def check(contract: Contract, method: str, reply: Any, status: int, code: str | None,
+          path: str = DOC) -> None:
     """The row's status and code, in the envelope, and documented for the operation."""
     assert reply.status == status, reply.body[:300]
-    check_response(contract, method, DOC, reply.status, reply.headers, reply.body)
+    check_response(contract, method, path.split("?")[0], reply.status, reply.headers, reply.body)
     if code is not None:
         assert json.loads(reply.body)["error"]["code"] == code
 
 
 def rows() -> list[Any]:
-    return [pytest.param(method, extra, body, status, code, id=f"{method}-{name}")
-            for method in OPERATIONS for name, extra, body, status, code in OWN]
+    return [pytest.param(operation_id, extra, body, status, code, id=f"{operation_id}-{name}")
+            for operation_id in Contract().operations for name, extra, body, status, code in OWN]
 
 
-@pytest.mark.parametrize("method, extra, body, status, code", rows())
-def test_the_sandboxs_own_answers_are_documented(server, contract, method, extra, body, status, code) -> None:
-    headers, own_body = OPERATIONS[method]
-    reply = send(server, method, DOC, {**headers, **extra}, own_body if body is None else body)
-    check(contract, method, reply, status, code)
+@pytest.mark.parametrize("operation_id, extra, body, status, code", rows())
+def test_the_sandboxs_own_answers_are_documented(server, contract, operation_id, extra, body,
+                                                 status, code) -> None:
+    method, path, own_body = sample_request(contract, operation_id)
+    reply = send(server, method, path, {**AUTH_JSON, **extra}, own_body if body is None else body)
+    check(contract, method, reply, status, code, path)
 
 
 @pytest.mark.parametrize("method", OPERATIONS)
@@ -97,15 +99,18 @@ def test_methods_the_spec_does_not_list_are_405(server, contract, method) -> Non
 
 def documented_statuses() -> list[Any]:
     contract = Contract()
-    return [pytest.param(op.method, status, id=f"{op.operation_id}-{status}")
+    return [pytest.param(op.operation_id, status, id=f"{op.operation_id}-{status}")
             for op in contract.operations.values() for status in contract.responses[op.operation_id]]
 
 
-@pytest.mark.parametrize("method, status", documented_statuses())
-def test_every_documented_status_can_be_forced_and_is_valid_served(server, contract, method, status) -> None:
-    headers, body = OPERATIONS[method]
-    reply = send(server, method, DOC, {**headers, "X-Sandbox-Force": f"status={status}"}, body)
-    check(contract, method, reply, status, None)
+@pytest.mark.parametrize("operation_id, status", documented_statuses())
+def test_every_documented_status_can_be_forced_and_is_valid_served(server, contract, operation_id,
+                                                                     status) -> None:
+    method, path, body = sample_request(contract, operation_id)
+    headers = {**AUTH_JSON, "X-Sandbox-Force": f"status={status}"}
+    reply = send(server, method, path, headers, body)
+    assert reply.status == status, reply.body[:300]
+    check_response(contract, method, path.split("?")[0], reply.status, reply.headers, reply.body)
 
 
 class _BrokenStore:

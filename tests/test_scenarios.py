@@ -18,6 +18,7 @@ from contract_tests import scenarios
 from contract_tests.target import Target
 from sandbox.domain.errors import InvalidWorld
 from sandbox.resources import scenarios_dir
+from sandbox.spec.contract import Contract
 from sandbox.worlds.world import load_world_file
 
 SCENARIO_FILES = sorted(scenarios_dir().glob("*.yaml"))
@@ -27,7 +28,7 @@ DOCUMENTED_ERROR_CODES = {
     "SLOT_INACTIVE", "DUPLICATE_BOOKING", "OUTSIDE_AVAILABILITY", "RATE_LIMIT_EXCEEDED",
 }
 
-STATUS_OF_CODE = scenarios.STATUS_OF_CODE
+STATUS_OF_CODE = Contract().status_of_codes()  # from the spec's named examples
 
 # Scenarios whose expectations are right but which the sandbox does not meet yet:
 # {scenario name: "sandbox bug: ..."}. Each entry is a strict xfail, so fixing the bug

@@ -279,7 +279,8 @@ def test_limits_are_stated_in_the_spec(contract) -> None:
     assert fields["assigned_doctor"]["maxLength"] == 200
     assert fields["notes"]["maxLength"] == 2000
     assert fields["batch"]["maxLength"] == 32
-    assert fields["appointment_date"]["maxLength"] == 64
+    assert contract.spec["components"]["schemas"]["AppointmentDate"]["maxLength"] == 64
+    assert fields["appointment_date"] == {"$ref": "#/components/schemas/AppointmentDate"}
 
 
 @pytest.mark.parametrize("field, limit", [("assigned_doctor", 200), ("notes", 2000)])

@@ -54,6 +54,19 @@ class ValidationError(ApiError):
     status, code = 400, "VALIDATION_ERROR"
 
 
+class InvalidField(ValidationError):
+    """A request field that the rules refuse (an unknown service, a missing branch). The rules
+    name the field; the HTTP layer says where it was sent (`body.branch_id`)."""
+
+    def __init__(self, field: str, message: str, summary: str = "The request is invalid.") -> None:
+        super().__init__(summary, [Detail(field, message)])
+        self.field = field
+
+    def located(self, where: str) -> ValidationError:
+        """The same problem, located under `where` (e.g. "body")."""
+        return ValidationError(self.message, [Detail(f"{where}.{d.location}", d.message) for d in self.details])
+
+
 class Unauthorized(ApiError):
     status, code = 401, "UNAUTHORIZED"
 
@@ -89,6 +102,14 @@ class SlotInactive(ApiError):
 
 class DuplicateBooking(ApiError):
     status, code = 409, "DUPLICATE_BOOKING"
+
+
+class CancellationNotAllowed(ApiError):
+    status, code = 409, "CANCELLATION_NOT_ALLOWED"
+
+
+class CancellationNoticePeriod(ApiError):
+    status, code = 409, "CANCELLATION_NOTICE_PERIOD"
 
 
 class PayloadTooLarge(ApiError):

@@ -7,13 +7,21 @@ half-applied updates impossible and lets a world be reset by sharing its records
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Statuses that hold a place in a window and count for the duplicate rule.
 ACTIVE_STATUSES = frozenset({"confirmed", "rescheduled"})
+
+END_OF_DAY = "24:00"  # a window's end_time that runs to midnight
+
+
+def wall_text(moment: time) -> str:
+    """A window's wall-clock time as written: "09:00", or "24:00" for the end of the day."""
+    return END_OF_DAY if moment == time.max else moment.strftime("%H:%M")
+
 
 # The documented appointment object, in the documented order. `notes` is stored but not shown.
 PUBLIC_FIELDS = (
@@ -58,6 +66,8 @@ class Window:
     appointment_type: str | None = None
     active: bool = True
     closed_dates: frozenset[date] = frozenset()
+    created_at: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)  # worlds give the real ones
+    updated_at: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
     def covers(self, local: datetime) -> bool:
         """Same weekday, start inclusive, end exclusive (local wall-clock time)."""
@@ -73,6 +83,10 @@ class Window:
     def label(self) -> str:
         return f"{self.day.capitalize()} {self.session} {self.batch}"
 
+    def start_on(self, on: date, zone: ZoneInfo) -> datetime:
+        """The instant the window opens on `on`, its wall-clock start in `zone`, in UTC."""
+        return datetime.combine(on, self.start_time, zone).astimezone(timezone.utc)
+
 
 @dataclass(frozen=True)
 class Organization:
@@ -84,12 +98,26 @@ class Organization:
     services: tuple[Service, ...] = ()
     branches: tuple[Branch, ...] = ()
     windows: tuple[Window, ...] = ()
+    # The cancellation policy, named as GET /v1/appointment-config names it.
+    allow_cancellation: bool = True
+    cancellation_notice_hours: float = 0
 
     def window(self, window_id: str) -> Window:
         return self._windows_by_id[window_id]
 
     def service_name(self, service_id: str) -> str:
         return next((s.name for s in self.services if s.id == service_id), service_id)
+
+    def service(self, reference: str) -> Service | None:
+        """The service with this id, or else this name (compared case-insensitively)."""
+        by_id = next((s for s in self.services if s.id == reference), None)
+        if by_id is not None:
+            return by_id
+        wanted = reference.strip().casefold()
+        return next((s for s in self.services if s.name.strip().casefold() == wanted), None)
+
+    def branch(self, branch_id: str) -> Branch | None:
+        return next((b for b in self.branches if b.id == branch_id), None)
 
     def windows_on(self, branch_id: str, day: str) -> tuple[Window, ...]:
         """The windows of a branch on a weekday (any service), in file order."""
@@ -121,6 +149,10 @@ class Appointment:
     parent_phone: str
     created_at: datetime
     updated_at: datetime
+    # When it starts (UTC): the appointment_date it was booked or last rescheduled at, else its
+    # window's start on its date. Kept for the cancellation notice and the search's UTC day;
+    # not one of the API object's fields.
+    start: datetime
     status: str = "confirmed"
     token: str | None = None
     assigned_doctor: str | None = None

@@ -1,23 +1,29 @@
-"""The sandbox's state: organizations, appointments, and the indexes the rules query.
+"""The sandbox's state: organizations, appointments, and the indexes the rules and searches
+query.
 
-One re-entrant lock guards the writes; an update runs its checks and its write under it, so two
-requests racing for the last place cannot both win. Index look-ups are dictionary look-ups, so a
-check costs the same with 100 or 100,000 appointments.
+One re-entrant lock guards the writes; a use case runs its checks and its write under it, so two
+requests racing for the last place cannot both win. Index look-ups are dictionary look-ups (and
+a search reads one sorted list), so a check costs the same with 100 or 100,000 appointments.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+import string
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable, Iterator
 
+from .index import Found, SearchIndex
 from .model import ApiKey, Appointment, Organization
 
 _WindowDay = tuple[str, str, date]  # org id, window id, date
 _BookingKey = tuple[str, tuple[str, str], str, date]  # org id, patient, appointment type, date
+ID_ALPHABET = string.ascii_lowercase + string.digits
+ID_SEED = 20260615  # new ids follow one sequence from every fresh world: runs repeat exactly
 
 
 def key_digest(key: str) -> bytes:
@@ -40,6 +46,8 @@ class Store:
         self._appointments: dict[str, Appointment] = {}
         self._load: Counter[_WindowDay] = Counter()
         self._bookings: defaultdict[_BookingKey, set[str]] = defaultdict(set)
+        self._index: SearchIndex | None = None  # built on first use: loading stays linear
+        self._ids = random.Random(ID_SEED)
         for org in organizations:
             self.add_organization(org)
         for appointment in appointments:
@@ -63,6 +71,9 @@ class Store:
             other._appointments = dict(self._appointments)  # appointments are immutable
             other._load = Counter(self._load)
             other._bookings = defaultdict(set, {k: set(v) for k, v in self._bookings.items()})
+            other._index = self._search_index().copy()
+            other._ids = random.Random()
+            other._ids.setstate(self._ids.getstate())
         return other
 
     # -- keys -------------------------------------------------------------------------------
@@ -85,9 +96,34 @@ class Store:
         with self.lock:
             old = self._appointments.get(appointment.appointment_id)
             if old is not None:
-                self._index(old, -1)
+                self._count(old, -1)
+                if self._index is not None:
+                    self._index.remove(old)
             self._appointments[appointment.appointment_id] = appointment
-            self._index(appointment, +1)
+            self._count(appointment, +1)
+            if self._index is not None:
+                self._index.add(appointment)
+
+    def new_id(self) -> str:
+        """An appointment id no appointment has: `appt_` and 10 lowercase letters or digits."""
+        with self.lock:
+            while True:
+                candidate = "appt_" + "".join(self._ids.choices(ID_ALPHABET, k=10))
+                if candidate not in self._appointments:
+                    return candidate
+
+    def search(self, org_id: str, day: date | None, filters: dict[str, str], offset: int,
+               limit: int) -> tuple[list[Appointment], int]:
+        """A page of the organization's appointments in date order, and how many match."""
+        with self.lock:
+            found: Found = self._search_index().search(org_id, day, filters, offset, limit,
+                                                        self._appointments.__getitem__)
+            return [self._appointments[i] for i in found.ids], found.total
+
+    def _search_index(self) -> SearchIndex:
+        if self._index is None:
+            self._index = SearchIndex(self._appointments.values())
+        return self._index
 
     def appointments(self, org_id: str | None = None) -> Iterator[Appointment]:
         for appointment in list(self._appointments.values()):
@@ -105,7 +141,7 @@ class Store:
                         on: date) -> frozenset[str]:
         return frozenset(self._bookings.get((org_id, patient, appointment_type, on), ()))
 
-    def _index(self, appointment: Appointment, delta: int) -> None:
+    def _count(self, appointment: Appointment, delta: int) -> None:
         if not appointment.active:
             return
         org, on = appointment.org_id, appointment.date

@@ -61,7 +61,9 @@ class ForcedResponse:
     id: str | None = None  # given when added to a session; header rules have none
 
     def matches(self, operation: str, appointment_id: str | None) -> bool:
-        return self.operation in (None, operation) and self.appointment_id in (None, appointment_id)
+        """With a status, only operations that document it (the ones in `answers`) match."""
+        return (self.operation in (None, operation) and self.appointment_id in (None, appointment_id)
+                and (self.status is None or operation in self.answers))
 
     @property
     def example(self) -> str | dict[str, str | None] | None:
@@ -166,10 +168,16 @@ def build(document: Any, contract: Contract, root: str = "body") -> ForcedRespon
         problems.append(Detail(root, "say what to force: a status, a delay_ms of at least 1, or drop: true"))
     answers = {}
     if status is not None and operations and not problems:
+        if "operation" not in document:  # the requests that can get this answer: those documenting it
+            operations = [op for op in operations if status in contract.responses[op]]
+            if not operations:
+                documented = sorted({s for responses in contract.responses.values() for s in responses})
+                problems.append(Detail(at("status"), f"no operation of the spec documents {status}; "
+                                       f"they document {', '.join(map(str, documented))}"))
         for operation in operations:
             response = contract.responses[operation].get(status)
             if response is None:
-                problems.append(_undocumented(contract, operation, status, at, "operation" in document))
+                problems.append(_undocumented(contract, operation, status, at))
             else:
                 answers[operation] = _answer(contract, response, document, at, problems)
     if problems:
@@ -243,13 +251,12 @@ def _operations(document: dict[str, Any], contract: Contract, at: Callable[[str]
     return [operation]
 
 
-def _undocumented(contract: Contract, operation: str, status: int, at: Callable[[str], str],
-                  named: bool) -> Detail:
+def _undocumented(contract: Contract, operation: str, status: int, at: Callable[[str], str]) -> Detail:
     documented = ", ".join(map(str, contract.responses[operation]))
     message = f"{operation} does not document {status}; it documents {documented}"
     others = [op for op in contract.operations if status in contract.responses[op]]
-    if not named and others:
-        message += f"; name the operation to force it there (operation: {' or '.join(others)})"
+    if others:
+        message += f" (the operations that document {status}: {', '.join(others)})"
     return Detail(at("status"), message)
 
 

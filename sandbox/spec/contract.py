@@ -1,6 +1,6 @@
-"""The contract, `openapi.yaml`, loaded once: request-body validation with the spec's own
-schemas, response validation (used by the tests and the contract kit), and the scope each
-operation requires (its `x-required-scopes`)."""
+"""The contract, `openapi.yaml`, loaded once: its operations (method, path, the scopes of their
+`security`, their query parameters and body), request validation with the spec's own schemas,
+and response validation (used by the tests and the contract kit)."""
 
 from __future__ import annotations
 
@@ -45,12 +45,32 @@ class DocumentedResponse:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A query parameter of an operation, as the spec declares it."""
+
+    name: str
+    required: bool
+    schema_pointer: str
+    kind: str  # the schema's type: "string", "integer", ...
+
+
+@dataclass(frozen=True)
 class Operation:
     method: str
     path: str
     operation_id: str
-    required_scopes: tuple[str, ...]
+    # The operation's `security`: any one of these sets of scopes is enough.
+    scope_sets: tuple[frozenset[str], ...]
     body_pointer: str | None  # JSON pointer to the request body schema, if any
+    query: tuple[Parameter, ...] = ()
+    path_params: tuple[str, ...] = ()
+
+    def allows(self, scopes: frozenset[str]) -> bool:
+        return any(needed <= scopes for needed in self.scope_sets)
+
+    def scopes_wanted(self) -> str:
+        """The scopes a key needs, as a phrase: "slots:read or appointments:read"."""
+        return " or ".join(" and ".join(sorted(needed)) for needed in self.scope_sets)
 
 
 class Contract:
@@ -72,6 +92,10 @@ class Contract:
             op.operation_id: self._validator(op.body_pointer)
             for op in self.operations.values() if op.body_pointer
         }
+        self._query_validators = {
+            op.operation_id: self._object_validator(f"query:{op.operation_id}", op.query)
+            for op in self.operations.values() if op.query
+        }
         self.responses = {op.operation_id: self._read_responses(op) for op in self.operations.values()}
 
     # -- reading the spec -------------------------------------------------------------------
@@ -81,14 +105,41 @@ class Contract:
             for method, op in item.items():
                 if method not in {"get", "put", "post", "patch", "delete"}:
                     continue
+                base = f"/paths/{_escape(path)}/{method}"
                 pointer = None
                 body = op.get("requestBody", {}).get("content", {}).get("application/json")
                 if body:
-                    ref = body["schema"]["$ref"]
-                    pointer = ref[1:]
-                found.append(Operation(method.upper(), path, op["operationId"],
-                                       tuple(op.get("x-required-scopes", ())), pointer))
+                    pointer = self.deref_pointer(f"{base}/requestBody/content/application~1json/schema")
+                params = [self.deref_pointer(f"/paths/{_escape(path)}/parameters/{i}")
+                          for i in range(len(item.get("parameters", [])))]
+                params += [self.deref_pointer(f"{base}/parameters/{i}") for i in range(len(op.get("parameters", [])))]
+                security = op.get("security", self.spec.get("security", []))
+                found.append(Operation(
+                    method.upper(), path, op["operationId"],
+                    tuple(frozenset(scope for scopes in requirement.values() for scope in scopes)
+                          for requirement in security),
+                    pointer,
+                    tuple(self._parameter(p) for p in params if self.resolve(p)["in"] == "query"),
+                    tuple(self.resolve(p)["name"] for p in params if self.resolve(p)["in"] == "path")))
         return found
+
+    def _parameter(self, pointer: str) -> Parameter:
+        node = self.resolve(pointer)
+        schema_pointer = self.deref_pointer(f"{pointer}/schema")
+        return Parameter(node["name"], bool(node.get("required")), schema_pointer,
+                         self.resolve(schema_pointer).get("type", "string"))
+
+    def _object_validator(self, key: str, params: tuple[Parameter, ...]) -> GatedValidator:
+        """A validator of the query parameters as one object, each by its own schema."""
+        properties = {p.name: {"$ref": f"#{p.schema_pointer}"} for p in params}
+        schema = {"type": "object", "properties": properties,
+                  "required": [p.name for p in params if p.required]}
+        located = Draft202012Validator(
+            {**schema, "properties": {n: {"$ref": f"{SPEC_URI}{r['$ref']}"} for n, r in properties.items()}},
+            registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        whole = {**schema, **{part: self.spec[part] for part in ("components", "paths") if part in self.spec}}
+        self._validators[key] = GatedValidator(located, whole)
+        return self._validators[key]
 
     def _read_responses(self, op: Operation) -> dict[int, DocumentedResponse]:
         base = f"/paths/{_escape(op.path)}/{op.method.lower()}/responses"
@@ -134,7 +185,8 @@ class Contract:
     def resolve(self, pointer: str) -> dict[str, Any]:
         node: Any = self.spec
         for part in pointer.strip("/").split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
+            name = part.replace("~1", "/").replace("~0", "~")
+            node = node[int(name)] if isinstance(node, list) else node[name]
         return node
 
     def deref_pointer(self, pointer: str) -> str:
@@ -153,7 +205,47 @@ class Contract:
         details = dict.fromkeys(_detail(e) for e in errors)  # one schema may fail twice alike
         return list(details)[:MAX_DETAILS]
 
+    def query_problems(self, operation_id: str, args: Mapping[str, list[str]]) -> tuple[dict[str, Any], list[Detail]]:
+        """The operation's query parameters, typed by their schemas (`"2"` is 2 for an integer),
+        with their defaults; and every way they break the spec, located (`query.limit`).
+        Parameters the spec does not declare are not looked at."""
+        op = self.operations[operation_id]
+        values: dict[str, Any] = {}
+        problems = []
+        for param in op.query:
+            given = args.get(param.name)
+            if not given:
+                continue
+            if len(given) > 1:
+                problems.append(Detail(f"query.{param.name}", "is given more than once; give it once"))
+                continue
+            values[param.name] = _typed(given[0], param.kind)
+        if op.query:
+            errors = sorted(self._query_validators[operation_id].iter_errors(values),
+                            key=lambda e: [str(p) for p in e.path])
+            problems += [Detail(location(e.absolute_path, "query"), short_message(e)[:MAX_MESSAGE_CHARS])
+                         if e.absolute_path else Detail(f"query.{_missing(e)}", "is required") for e in errors]
+        for param in op.query:
+            default = self.resolve(param.schema_pointer).get("default")
+            if param.name not in values and default is not None:
+                values[param.name] = default
+        return values, list(dict.fromkeys(problems))[:MAX_DETAILS]
+
     # -- responses (for the tests and the contract kit) -------------------------------------
+    def documented_answers(self) -> list[tuple[str, int, str | None]]:
+        """Every (operation, status, error code) the spec documents; an error response's codes
+        are the names of its examples (written like codes, in capitals)."""
+        found = []
+        for op_id, responses in self.responses.items():
+            for status, response in responses.items():
+                codes = [name for name in response.examples if name.isupper()]
+                found += [(op_id, status, code) for code in codes or [None]]
+        return found
+
+    def status_of_codes(self) -> dict[str, int]:
+        """The status each error code is sent with, as the spec documents it."""
+        return {code: status for _, status, code in self.documented_answers() if code}
+
     def operation_for(self, method: str, path: str) -> Operation | None:
         for op in self.operations.values():
             if op.method == method.upper() and _template_regex(op.path).fullmatch(path):
@@ -212,6 +304,21 @@ class Contract:
 def _escape(name: str) -> str:
     """A name as one JSON-pointer segment."""
     return name.replace("~", "~0").replace("/", "~1")
+
+
+def _typed(text: str, kind: str) -> Any:
+    """A query value as its schema's type, where it spells one; else the text, for the schema
+    to refuse in its own words."""
+    if kind == "integer" and re.fullmatch(r"[0-9]{1,18}", text):
+        return int(text)
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _missing(error: Any) -> str:
+    found = re.match(r"'(.+?)' is a required property", error.message)
+    return found.group(1) if found else "?"
 
 
 def _template_regex(template: str) -> re.Pattern[str]:

@@ -407,12 +407,13 @@ class SandboxHandle:
 
     @property
     def key(self) -> str:
-        """The world's first key with every scope the API's operations require."""
-        needed = {s for op in self._contract.operations.values() for s in op.required_scopes}
+        """The world's first key that every operation of the API accepts."""
+        operations = self._contract.operations.values()
         for entry in self.keys:
-            if needed <= set(entry["scopes"]):
+            if all(op.allows(frozenset(entry["scopes"])) for op in operations):
                 return entry["key"]
-        raise LookupError(f"the world has no API key with the scopes {', '.join(sorted(needed))}; "
+        needed = "; ".join(f"{op.operation_id}: {op.scopes_wanted()}" for op in operations)
+        raise LookupError(f"the world has no API key that every operation accepts ({needed}); "
                           "pass key=... explicitly")
 
     # -- control API --------------------------------------------------------------------------

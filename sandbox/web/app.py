@@ -27,7 +27,7 @@ from ..session.journal import MAX_BODY_CHARS as MAX_JOURNAL_BODY
 from ..session.sessions import DEFAULT_MAX_SESSIONS, Sessions
 from ..spec.contract import Contract
 from ..worlds.world import World, load_world, load_world_file
-from . import api, control, docs
+from . import control, docs, operations
 from .http import (
     DEFAULT_MAX_BODY_BYTES,
     EXTENSION,
@@ -42,7 +42,7 @@ log = logging.getLogger("huskyvoice_sandbox")
 access_log = logging.getLogger("huskyvoice_sandbox.access")
 
 WorldSource = World | str | Path | dict[str, Any] | None
-JOURNAL_HEADERS = ("Retry-After", "Allow", api.IGNORED_HEADER)
+JOURNAL_HEADERS = ("Retry-After", "Allow", operations.IGNORED_HEADER)
 MAX_JOURNAL_FIELD = 1024  # characters of a path, query or Content-Type the journal keeps
 
 
@@ -81,7 +81,7 @@ def create_app(
         admin_token=admin_token,
     )
     app.wsgi_app = SendGuard(app.wsgi_app)  # type: ignore[method-assign]
-    app.register_blueprint(api.bp)
+    app.register_blueprint(operations.blueprint(app.extensions[EXTENSION].contract))
     app.register_blueprint(control.bp)
     app.register_blueprint(docs.bp)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml)
@@ -177,7 +177,7 @@ def _record(response: Response, elapsed_ms: float) -> None:
         method=environ["REQUEST_METHOD"],
         path=clip(request.path, MAX_JOURNAL_FIELD),
         query=clip(environ.get("QUERY_STRING", ""), MAX_JOURNAL_FIELD),
-        operation=api.OPERATIONS.get(request.endpoint or ""),
+        operation=operations.current_operation(),
         appointment_id=_clipped_id(),
         masked_key=mask_key(key) if key else None,
         organization=credential.organization.id if credential else None,

@@ -23,13 +23,20 @@ from jsonschema import ValidationError as SchemaError
 from ..domain import booking
 from ..domain.clock import format_timestamp, parse_utc, utc_now
 from ..domain.errors import ApiError, Detail, InvalidWorld, location
-from ..domain.model import ApiKey, Appointment, Branch, Organization, Service, Window
+from ..domain.model import (
+    END_OF_DAY,
+    ApiKey,
+    Appointment,
+    Branch,
+    Organization,
+    Service,
+    Window,
+    wall_text,
+)
 from ..domain.store import Store
 from ..resources import world_schema_path
 from ..spec import strictjson
 from ..spec.gate import GatedValidator
-
-END_OF_DAY = "24:00"
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,8 @@ def load_world(document: Any, source: str = "<world>") -> World:
     )
 
 
-_ORG_FIELDS = ("id", "name", "timezone", "rate_limit_per_minute")
+_ORG_FIELDS = ("id", "name", "timezone", "rate_limit_per_minute", "allow_cancellation",
+               "cancellation_notice_hours")
 _COLLECTIONS = ("api_keys", "services", "branches", "calendar_windows", "appointments")
 
 
@@ -205,6 +213,7 @@ class _Builder:
         self._bad = bad_paths
         raw_clock = document.get("clock")
         self.clock = parse_utc(raw_clock) if isinstance(raw_clock, str) and self.ok(("clock",)) else None
+        self.loaded_at = self.clock or utc_now()  # the default of every timestamp left out
         self.organizations: list[Organization] = []
         self.appointments: list[Appointment] = []
         self._org_ids: set[str] = set()
@@ -250,7 +259,8 @@ class _Builder:
                            {b.id for b in branches} if branches_complete else None)
         windows, windows_complete = self._windows(raw, index, refs)
         org = Organization(raw["id"], raw["name"], zone, raw.get("rate_limit_per_minute"),
-                           tuple(keys), tuple(services), tuple(branches), tuple(windows))
+                           tuple(keys), tuple(services), tuple(branches), tuple(windows),
+                           raw.get("allow_cancellation", True), raw.get("cancellation_notice_hours", 0))
         self.organizations.append(org)
         self.store.add_organization(org)
         refs.windows_complete = windows_complete
@@ -297,6 +307,8 @@ class _Builder:
                 ai_slots=w["ai_slots"], appointment_type=w.get("appointment_type"),
                 active=w.get("active", True),
                 closed_dates=frozenset(date.fromisoformat(d) for d in w.get("closed_dates", [])),
+                created_at=_stamp(w.get("created_at"), self.loaded_at),
+                updated_at=_stamp(w.get("updated_at") or w.get("created_at"), self.loaded_at),
             )
             clash = next((j for j, o in placed if _overlap(o, window)), None)
             if clash is not None:
@@ -329,7 +341,10 @@ class _Builder:
                                 f"{raw['session']} window with batch {raw['batch']!r} on "
                                 f"{on.strftime('%A').lower()} for service {org.service_name(raw['appointment_type'])!r}")
             return
-        stamp = self.clock or utc_now()
+        start = self._start(org, window, on, raw.get("start_time"), where)
+        if start is None:
+            return
+        stamp = self.loaded_at
         appointment = Appointment(
             appointment_id=appointment_id, org_id=org.id, window_id=window.id,
             appointment_type=raw["appointment_type"], branch_id=raw["branch_id"], date=on,
@@ -337,6 +352,7 @@ class _Builder:
             parent_phone=raw["parent_phone"],
             created_at=_stamp(raw.get("created_at"), stamp),
             updated_at=_stamp(raw.get("updated_at") or raw.get("created_at"), stamp),
+            start=start,
             status=raw.get("status", "confirmed"), token=raw.get("token"),
             assigned_doctor=raw.get("assigned_doctor"), notes=raw.get("notes"),
             external_reference_id=raw.get("external_reference_id"),
@@ -349,6 +365,25 @@ class _Builder:
                 return
         self.store.put(appointment)
         self.appointments.append(appointment)
+
+
+    def _start(self, org: Organization, window: Window, on: date, raw: str | None,
+               where: str) -> datetime | None:
+        """When the appointment starts: as given (it must fall in its window on its date), or
+        its window's start that date."""
+        if raw is None:
+            return window.start_on(on, org.timezone)
+        start = parse_utc(raw)
+        try:
+            local = start.astimezone(org.timezone)
+        except OverflowError:
+            local = None
+        if local is None or local.date() != on or not window.covers(local):
+            self.problem(f"{where}.start_time", f"{raw!r} is not within its window {window.label()} "
+                         f"on {on.isoformat()} ({window.start_time.strftime('%H:%M')} to "
+                         f"{wall_text(window.end_time)} {org.timezone.key})")
+            return None
+        return start
 
 
 @dataclass
@@ -411,6 +446,8 @@ def _dump_org(org: Organization, appointments: list[dict[str, Any]]) -> dict[str
         "name": org.name,
         "timezone": org.timezone.key,
         "rate_limit_per_minute": org.rate_limit_per_minute,
+        "allow_cancellation": org.allow_cancellation,
+        "cancellation_notice_hours": org.cancellation_notice_hours,
         "api_keys": [{"key": k.key, **({"name": k.name} if k.name else {}),
                       "scopes": sorted(k.scopes)} for k in org.api_keys],
         "services": [{"id": s.id, "name": s.name} for s in org.services],
@@ -424,9 +461,10 @@ def _dump_window(w: Window) -> dict[str, Any]:
     return {
         "id": w.id, "branch_id": w.branch_id, "day": w.day, "session": w.session,
         "batch": w.batch, "start_time": w.start_time.strftime("%H:%M"),
-        "end_time": END_OF_DAY if w.end_time == time.max else w.end_time.strftime("%H:%M"),
+        "end_time": wall_text(w.end_time),
         "max_slots": w.max_slots, "ai_slots": w.ai_slots, "appointment_type": w.appointment_type,
         "active": w.active, "closed_dates": sorted(d.isoformat() for d in w.closed_dates),
+        "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at),
     }
 
 
@@ -437,5 +475,6 @@ def _dump_appointment(a: Appointment) -> dict[str, Any]:
         "batch": a.batch, "token": a.token, "patient_name": a.patient_name,
         "parent_phone": a.parent_phone, "assigned_doctor": a.assigned_doctor, "notes": a.notes,
         "status": a.status, "external_reference_id": a.external_reference_id,
+        "start_time": format_timestamp(a.start),
         "created_at": format_timestamp(a.created_at), "updated_at": format_timestamp(a.updated_at),
     }

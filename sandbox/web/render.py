@@ -1,0 +1,51 @@
+"""The API's objects as the spec writes them: appointments, slots, services, configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.appointments import OpenSlot, Page
+from ..domain.clock import format_timestamp
+from ..domain.model import PUBLIC_FIELDS, Appointment, Organization, Service, wall_text
+
+
+def appointment(record: Appointment) -> dict[str, Any]:
+    """The documented appointment object: exactly its 14 fields, in order."""
+    view: dict[str, Any] = {}
+    for name in PUBLIC_FIELDS:
+        value = getattr(record, name)
+        if name == "date":
+            value = value.isoformat()
+        elif name in ("created_at", "updated_at"):
+            value = format_timestamp(value)
+        view[name] = value
+    return view
+
+
+def page(found: Page) -> dict[str, Any]:
+    return {"success": True, "data": [appointment(a) for a in found.appointments],
+            "pagination": {"page": found.page, "limit": found.limit, "total": found.total,
+                           "total_pages": found.total_pages, "has_more": found.has_more}}
+
+
+def slot(open_slot: OpenSlot) -> dict[str, Any]:
+    """A window on a date with its live counts: the documented 16 fields."""
+    w, on = open_slot.window, open_slot.on
+    return {
+        "slot_id": f"{w.id}||{on.isoformat()}", "calendar_id": w.id, "branch_id": w.branch_id,
+        "day": w.day, "session": w.session, "batch": w.batch,
+        "start_time": wall_text(w.start_time), "end_time": wall_text(w.end_time),
+        "appointment_type": w.appointment_type, "max_slots": w.max_slots, "ai_slots": w.ai_slots,
+        "filled_slots": open_slot.filled, "available_slots": open_slot.available, "status": "OPEN",
+        "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at),
+    }
+
+
+def service(record: Service) -> dict[str, Any]:
+    return {"service_id": record.id, "name": record.name}
+
+
+def config(org: Organization) -> dict[str, Any]:
+    return {"allow_cancellation": org.allow_cancellation,
+            "cancellation_notice_hours": org.cancellation_notice_hours,
+            "timezone": org.timezone.key}
