@@ -75,6 +75,10 @@ def mismatches(expect: dict[str, Any], reply: Reply, contract: Contract | None =
             for field, value in expect["data"].items():
                 if data.get(field, "<absent>") != value:
                     problems.append(f"expected data.{field} == {value!r}, got {data.get(field, '<absent>')!r}")
+    for pointer, value in (expect.get("json") or {}).items():
+        found = _at(body, pointer)
+        if found != value:
+            problems.append(f"expected {pointer} == {value!r}, got {found!r}")
     headers = {k.lower(): v for k, v in reply.headers.items()}
     for name, value in (expect.get("headers") or {}).items():
         if headers.get(name.lower()) != value:
@@ -84,6 +88,20 @@ def mismatches(expect: dict[str, Any], reply: Reply, contract: Contract | None =
                      contract.response_problems(method, path.split("?")[0], reply.status,
                                                 reply.headers, body)]
     return problems
+
+
+def _at(body: Any, pointer: str) -> Any:
+    """The value a JSON pointer names in `body`, or "<absent>"."""
+    node = body
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return "<absent>"
+    return node
 
 
 def run(target: Target, path: Path, contract: Contract | None = None,

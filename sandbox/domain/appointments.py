@@ -7,7 +7,7 @@ duplicate, whatever runs at the same time), and raises the API error of the firs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from . import booking
@@ -102,7 +102,7 @@ def create(store: Store, org: Organization, request: NewAppointment, now: dateti
         placed: Placement = booking.place_at(org, branch_id, service.id, request.appointment_date,
                                              request.session, request.batch)
         appointment = Appointment(
-            appointment_id=store.new_id(), org_id=org.id, window_id=placed.window.id,
+            appointment_id="", org_id=org.id, window_id=placed.window.id,
             appointment_type=service.id, branch_id=branch_id, date=placed.on,
             session=placed.window.session, batch=placed.window.batch,
             patient_name=request.patient_name, parent_phone=request.parent_phone,
@@ -110,6 +110,7 @@ def create(store: Store, org: Organization, request: NewAppointment, now: dateti
             assigned_doctor=request.assigned_doctor, notes=request.notes,
             external_reference_id=request.external_reference_id)
         booking.admit(org, store, appointment)
+        appointment = replace(appointment, appointment_id=store.new_id())  # ids: successes only
         store.put(appointment)
         return appointment
 

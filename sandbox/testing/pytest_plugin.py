@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from os import PathLike
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 
@@ -394,6 +394,36 @@ class SandboxHandle:
             return self.request("PATCH", _appointment_path(appointment_id), data=body, headers=sent)
         return self.request("PATCH", _appointment_path(appointment_id), json=body, headers=sent)
 
+    def create_appointment(self, body: Any, *, key: str | None = None,
+                           headers: Mapping[str, str] | None = None) -> Reply:
+        """`POST /v1/appointments`; a str or bytes body is sent as is (as JSON)."""
+        sent = {"Content-Type": "application/json", **self._auth(key, headers)}
+        if isinstance(body, (str, bytes)):
+            return self.request("POST", "/v1/appointments", data=body, headers=sent)
+        return self.request("POST", "/v1/appointments", json=body, headers=sent)
+
+    def search_appointments(self, *, key: str | None = None, headers: Mapping[str, str] | None = None,
+                            **filters: Any) -> Reply:
+        """`GET /v1/appointments?...`: date, status, appointment_type, branch_id, session, batch,
+        page, limit (None values are left out)."""
+        return self.request("GET", "/v1/appointments" + _query(filters), headers=self._auth(key, headers))
+
+    def availability(self, date: str, *, branch_id: str | None = None, session: str | None = None,
+                     key: str | None = None, headers: Mapping[str, str] | None = None) -> Reply:
+        """`GET /v1/appointment-slots/availability?date=...` (`.json["slots"]`)."""
+        query = _query({"date": date, "branch_id": branch_id, "session": session})
+        return self.request("GET", "/v1/appointment-slots/availability" + query,
+                            headers=self._auth(key, headers))
+
+    def services(self, *, key: str | None = None, headers: Mapping[str, str] | None = None) -> Reply:
+        """`GET /v1/services`."""
+        return self.request("GET", "/v1/services", headers=self._auth(key, headers))
+
+    def appointment_config(self, *, key: str | None = None,
+                           headers: Mapping[str, str] | None = None) -> Reply:
+        """`GET /v1/appointment-config`."""
+        return self.request("GET", "/v1/appointment-config", headers=self._auth(key, headers))
+
     def _auth(self, key: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
         key = self.key if key is None else key
         return {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
@@ -427,6 +457,13 @@ class SandboxHandle:
         if reply.status >= 400 or not isinstance(reply.json, dict) or reply.json.get("success") is not True:
             raise SandboxControlError(method, full, reply)
         return reply.json.get("data")
+
+    def add_appointments(self, organization: str, appointments: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add appointments (as a world file writes them) to this sandbox without replacing its
+        world; all or none (SandboxControlError lists the problems). Returns them as stored."""
+        added = self._control("POST", "/appointments", {"organization": organization,
+                                                        "appointments": [dict(a) for a in appointments]})
+        return list(added["appointments"])
 
     def reset(self) -> dict[str, Any]:
         """Back to the world last loaded: appointments, clock, rate limits."""
@@ -584,6 +621,11 @@ class ServedSandbox(SandboxHandle):
 
 def _appointment_path(appointment_id: str) -> str:
     return f"/v1/appointments/{quote(appointment_id, safe='')}"
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    given = {name: value for name, value in params.items() if value is not None}
+    return "?" + urlencode(given) if given else ""
 
 
 def _json_bytes(value: Any) -> bytes:

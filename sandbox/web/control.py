@@ -14,7 +14,8 @@ from ..domain.clock import format_timestamp, parse_utc
 from ..domain.errors import Detail, ValidationError
 from ..session import forcing
 from ..session.sessions import DEFAULT_SESSION, SESSION_HEADER, check_name
-from ..worlds.world import dump_yaml, load_world, parse_document
+from ..worlds.world import add_appointments as add_to_store
+from ..worlds.world import dump_appointment, dump_yaml, load_world, parse_document
 from .http import (
     json_response,
     read_json,
@@ -79,6 +80,18 @@ def put_world() -> Response:
     state = session_state()
     state.replace(world)
     return ok(state.summary())
+
+
+@bp.post("/appointments")
+def add_appointments() -> Response:
+    """Add appointments to the session, as a world file writes them, without replacing its
+    world: `{"organization": "org_demo", "appointments": [{...}, ...]}`. All or nothing."""
+    state = session_state()
+    body = read_json()
+    store = state.store
+    with store.lock:
+        added = add_to_store(body, store, state.clock.now())
+    return ok({"added": len(added), "appointments": [dump_appointment(a) for a in added]}, 201)
 
 
 # -- sessions -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from jsonschema import ValidationError as SchemaError
 
 from ..domain import booking
 from ..domain.clock import format_timestamp, parse_utc, utc_now
-from ..domain.errors import ApiError, Detail, InvalidWorld, location
+from ..domain.errors import ApiError, Detail, InvalidWorld, ValidationError, location
 from ..domain.model import (
     END_OF_DAY,
     ApiKey,
@@ -149,11 +149,8 @@ def _schema_validator() -> GatedValidator:
 
 
 def _schema_problems(document: Any) -> list[tuple[tuple[Any, ...], Detail]]:
-    problems = []
-    for error in _schema_validator().iter_errors(document):
-        path, message = _describe(error)
-        problems.append((path, Detail(location(path) or "world", message)))
-    return sorted(problems, key=lambda p: [str(x) for x in p[0]])
+    return [(path, Detail(d.location or "world", d.message))
+            for path, d in _problems_of(_schema_validator(), document)]
 
 
 def _describe(error: SchemaError) -> tuple[tuple[Any, ...], str]:
@@ -196,6 +193,56 @@ def load_world(document: Any, source: str = "<world>") -> World:
         scenario=document.get("scenario"),
         loaded_store=builder.store,
     )
+
+
+def add_appointments(document: Any, store: Store, now: datetime, root: str = "body") -> list[Appointment]:
+    """Appointments added to a live store (the control API): `{"organization": ID,
+    "appointments": [...]}`, each as a world file writes it, checked like a world's (schema,
+    references, a window to sit in, the booking rules against what the store already holds and
+    against each other). All or nothing: a ValidationError lists every problem, located under
+    `root`, and the store is left as it was. Call it holding the store's lock."""
+    problems = [Detail(location(path, root) or root, d.message) for path, d in
+                _problems_of(_additions_validator(), document)]
+    if problems:
+        raise ValidationError("The appointments were refused; none was added.", problems)
+    org = store.organizations.get(document["organization"])
+    if org is None:
+        raise ValidationError("The appointments were refused; none was added.", [Detail(
+            f"{root}.organization", f"no organization {document['organization'][:64]!r} in this session's world")])
+    builder = _Builder({"clock": None}, set())
+    builder.loaded_at = now
+    builder.store = store.copy()  # a scratch copy: the rules see the new ones in turn
+    builder._appointment_ids = {a.appointment_id: "an appointment already in the session"
+                                for a in store.appointments()}
+    refs = _References({x.id for x in org.services}, {b.id for b in org.branches})
+    for i, raw in enumerate(document["appointments"]):
+        builder._appointment(org, raw, f"{root}.appointments[{i}]", refs)
+    if builder.problems:
+        raise ValidationError("The appointments were refused; none was added.", builder.problems)
+    for appointment in builder.appointments:
+        store.put(appointment)
+    return builder.appointments
+
+
+@lru_cache(maxsize=1)
+def _additions_validator() -> GatedValidator:
+    world = json.loads(world_schema_path().read_text(encoding="utf-8"))
+    schema = {"type": "object", "additionalProperties": False,
+              "required": ["organization", "appointments"],
+              "properties": {"organization": {"$ref": "#/$defs/id"},
+                             "appointments": {"type": "array", "minItems": 1, "maxItems": 100000,
+                                              "items": {"$ref": "#/$defs/appointment"}}},
+              "$defs": world["$defs"]}
+    located = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return GatedValidator(located, schema)
+
+
+def _problems_of(validator: GatedValidator, document: Any) -> list[tuple[tuple[Any, ...], Detail]]:
+    found = []
+    for error in validator.iter_errors(document):
+        path, message = _describe(error)
+        found.append((path, Detail(location(path), message)))
+    return sorted(found, key=lambda p: [str(x) for x in p[0]])
 
 
 _ORG_FIELDS = ("id", "name", "timezone", "rate_limit_per_minute", "allow_cancellation",
@@ -426,7 +473,7 @@ def dump_world(organizations: Iterable[Organization], appointments: Iterable[App
     """The state as a world document; loading it gives the same state."""
     by_org: dict[str, list[dict[str, Any]]] = {}
     for appointment in appointments:
-        by_org.setdefault(appointment.org_id, []).append(_dump_appointment(appointment))
+        by_org.setdefault(appointment.org_id, []).append(dump_appointment(appointment))
     document: dict[str, Any] = {"version": 1}
     if description:
         document["description"] = description
@@ -468,7 +515,7 @@ def _dump_window(w: Window) -> dict[str, Any]:
     }
 
 
-def _dump_appointment(a: Appointment) -> dict[str, Any]:
+def dump_appointment(a: Appointment) -> dict[str, Any]:
     return {
         "appointment_id": a.appointment_id, "appointment_type": a.appointment_type,
         "branch_id": a.branch_id, "date": a.date.isoformat(), "session": a.session,
