@@ -141,6 +141,11 @@ CONTROL_ROUTES = [
     ControlRoute("DELETE", "/_sandbox/forced-responses", mutates=True),
     ControlRoute("DELETE", "/_sandbox/forced-responses/force_1", mutates=True,
                  rule="/_sandbox/forced-responses/<rule_id>"),
+    ControlRoute("POST", "/_sandbox/appointments",
+                 b'{"organization": "org_demo", "appointments": [{"appointment_id": "appt_intruder1",'
+                 b' "appointment_type": "f47ac10b-58cc-4372-a567-0e02b2c3d479", "branch_id": "branch_uuid_here",'
+                 b' "date": "2026-06-22", "session": "Morning", "batch": "MA", "patient_name": "Eve",'
+                 b' "parent_phone": "+919800000099"}]}', "application/json", mutates=True),
 ]
 NON_LOOPBACK_ADDRESSES = [
     "10.1.2.3", "192.0.2.2", "2001:db8::1", "fe80::1", "::ffff:10.1.2.3",  # real peers
