@@ -109,7 +109,7 @@ def check_cancellation(org: Organization, appointment: Appointment, now: datetim
         raise CancellationNotAllowed(
             f"{org.name} does not allow cancelling appointments (allow_cancellation is false).")
     notice = timedelta(hours=org.cancellation_notice_hours)
-    if appointment.start - now < notice:
+    if notice and appointment.start - now < notice:  # no notice required: any time will do
         raise CancellationNoticePeriod(
             f"{appointment.appointment_id} starts at {format_timestamp(appointment.start)} "
             f"({_in_hours(appointment.start - now)}); cancelling needs "
@@ -273,4 +273,7 @@ def _in_hours(delta: timedelta) -> str:
     if delta <= timedelta(0):
         return "already started"
     hours = delta.total_seconds() / 3600
-    return f"in {math.floor(hours)} hours" if hours >= 1 else f"in {math.ceil(hours * 60)} minutes"
+    if hours >= 1:
+        return f"in {math.floor(hours)} hour{'s' if hours >= 2 else ''}"
+    minutes = math.ceil(hours * 60)
+    return f"in {minutes} minute{'s' if minutes > 1 else ''}"

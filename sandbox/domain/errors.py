@@ -64,7 +64,13 @@ class InvalidField(ValidationError):
 
     def located(self, where: str) -> ValidationError:
         """The same problem, located under `where` (e.g. "body")."""
-        return ValidationError(self.message, [Detail(f"{where}.{d.location}", d.message) for d in self.details])
+        summary = _SUMMARIES.get(where, self.message) if self.message == _DEFAULT_SUMMARY else self.message
+        return ValidationError(summary, [Detail(f"{where}.{d.location}", d.message) for d in self.details])
+
+
+_DEFAULT_SUMMARY = "The request is invalid."
+# The summaries of the HTTP layer's own 400s, so that one request's problems read alike.
+_SUMMARIES = {"body": "The request body is invalid.", "query": "The query parameters are invalid."}
 
 
 class Unauthorized(ApiError):

@@ -72,7 +72,8 @@ class Window:
     def covers(self, local: datetime) -> bool:
         """Same weekday, start inclusive, end exclusive (local wall-clock time)."""
         wall = local.time().replace(tzinfo=None)
-        return DAYS[local.weekday()] == self.day and self.start_time <= wall < self.end_time
+        before_end = wall < self.end_time or self.end_time == time.max  # "24:00" takes 23:59:59.999999
+        return DAYS[local.weekday()] == self.day and self.start_time <= wall and before_end
 
     def serves(self, appointment_type: str) -> bool:
         return self.appointment_type in (None, appointment_type)

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from ..domain.errors import Detail, NotFound, ValidationError
+from ..domain.errors import Detail, InvalidField, NotFound, ValidationError
 from ..worlds.world import World
 from .journal import DEFAULT_SIZE
 from .state import SandboxState
@@ -68,8 +68,8 @@ class Sessions:
 
     def delete(self, name: str) -> None:
         if name == DEFAULT_SESSION:
-            raise ValidationError("The default session cannot be deleted; reset it instead.",
-                                  [Detail("path.name", "is the default session")])
+            raise InvalidField("name", "is the default session",
+                               "The default session cannot be deleted; reset it instead.")
         with self._lock:
             gone = self._named.pop(name, None)
             if gone is None:

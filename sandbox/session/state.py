@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.clock import Clock, format_timestamp, utc_now
-from ..domain.errors import Detail, NotFound, ValidationError
+from ..domain.errors import InvalidField, NotFound
 from ..domain.store import Store
 from ..worlds.world import World, dump_world
 from .forcing import ForcedResponses
@@ -66,8 +66,8 @@ class SandboxState:
         name); at most MAX_SNAPSHOTS per session."""
         with self._lock:
             if name not in self.snapshots and len(self.snapshots) >= MAX_SNAPSHOTS:
-                raise ValidationError(f"This session already has {MAX_SNAPSHOTS} snapshots; delete one first.",
-                                      [Detail("body.name", f"at most {MAX_SNAPSHOTS} snapshots per session")])
+                raise InvalidField("name", f"at most {MAX_SNAPSHOTS} snapshots per session",
+                                   f"This session already has {MAX_SNAPSHOTS} snapshots; delete one first.")
             store = self.store
             snapshot = Snapshot(self.world, store.copy(),
                                 self.clock.now() if self.clock.frozen else None, utc_now())

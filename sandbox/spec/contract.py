@@ -327,8 +327,8 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 def _detail(error: Any) -> Detail:
     path = list(error.absolute_path)
-    if error.validator == "required" and not path:
-        return Detail("body", error.message)
+    if error.validator == "required":  # located at the missing field, like a world's
+        return Detail(location([*path, _missing(error)], "body"), "is required")
     # A schema's x-error-message explains any failure of it; at the top level it explains
     # only the "at least one field" rule, not, say, a wrong type of body.
     message = error.schema.get("x-error-message") if isinstance(error.schema, dict) else None

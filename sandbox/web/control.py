@@ -11,7 +11,7 @@ from flask import Blueprint, Response, request
 
 from .. import __version__
 from ..domain.clock import format_timestamp, parse_utc
-from ..domain.errors import Detail, ValidationError
+from ..domain.errors import Detail, InvalidField, ValidationError
 from ..session import forcing
 from ..session.sessions import DEFAULT_SESSION, SESSION_HEADER, check_name
 from ..worlds.world import add_appointments as add_to_store
@@ -104,7 +104,10 @@ def list_sessions() -> Response:
 
 @bp.delete("/sessions/<name>")
 def delete_session(name: str) -> Response:
-    runtime().sessions.delete(check_name(name, "path.name"))
+    try:
+        runtime().sessions.delete(check_name(name, "path.name"))
+    except InvalidField as exc:
+        raise exc.located("path") from None
     return ok({"deleted": name})
 
 
@@ -123,7 +126,10 @@ def save_snapshot() -> Response:
     name = body.get("name") if isinstance(body, dict) else None
     if not isinstance(name, str):
         raise ValidationError("Send the snapshot's name.", [Detail("body.name", 'expected {"name": "seeded"}')])
-    snapshot = session_state().save(check_name(name, "body.name"))
+    try:
+        snapshot = session_state().save(check_name(name, "body.name"))
+    except InvalidField as exc:
+        raise exc.located("body") from None
     return ok(snapshot.summary(name), 201)
 
 

@@ -201,24 +201,28 @@ def add_appointments(document: Any, store: Store, now: datetime, root: str = "bo
     references, a window to sit in, the booking rules against what the store already holds and
     against each other). All or nothing: a ValidationError lists every problem, located under
     `root`, and the store is left as it was. Call it holding the store's lock."""
-    problems = [Detail(location(path, root) or root, d.message) for path, d in
-                _problems_of(_additions_validator(), document)]
-    if problems:
+    found = _problems_of(_additions_validator(), document)
+    problems = [Detail(location(path, root) or root, d.message) for path, d in found]
+    if not isinstance(document, dict) or not isinstance(document.get("appointments"), list) \
+            or any(path[:1] == ("organization",) or len(path) < 2 for path, _ in found):
         raise ValidationError("The appointments were refused; none was added.", problems)
     org = store.organizations.get(document["organization"])
     if org is None:
         raise ValidationError("The appointments were refused; none was added.", [Detail(
             f"{root}.organization", f"no organization {document['organization'][:64]!r} in this session's world")])
-    builder = _Builder({"clock": None}, set())
+    builder = _Builder({"clock": None}, {path for path, _ in found})
     builder.loaded_at = now
+    builder.breaking = "it would break a rule"
     builder.store = store.copy()  # a scratch copy: the rules see the new ones in turn
     builder._appointment_ids = {a.appointment_id: "an appointment already in the session"
                                 for a in store.appointments()}
     refs = _References({x.id for x in org.services}, {b.id for b in org.branches})
     for i, raw in enumerate(document["appointments"]):
-        builder._appointment(org, raw, f"{root}.appointments[{i}]", refs)
-    if builder.problems:
-        raise ValidationError("The appointments were refused; none was added.", builder.problems)
+        if builder.ok(("appointments", i)):  # rules for every item the schema accepted
+            builder._appointment(org, raw, f"{root}.appointments[{i}]", refs)
+    problems = list(dict.fromkeys(problems + builder.problems))
+    if problems:
+        raise ValidationError("The appointments were refused; none was added.", problems)
     for appointment in builder.appointments:
         store.put(appointment)
     return builder.appointments
@@ -261,6 +265,7 @@ class _Builder:
         raw_clock = document.get("clock")
         self.clock = parse_utc(raw_clock) if isinstance(raw_clock, str) and self.ok(("clock",)) else None
         self.loaded_at = self.clock or utc_now()  # the default of every timestamp left out
+        self.breaking = "the seed already breaks a rule"  # how a rule broken by an entry is told
         self.organizations: list[Organization] = []
         self.appointments: list[Appointment] = []
         self._org_ids: set[str] = set()
@@ -408,7 +413,7 @@ class _Builder:
             try:
                 booking.check_room(org, self.store, appointment)
             except ApiError as exc:
-                self.problem(where, f"the seed already breaks a rule ({exc.code}): {exc.message}")
+                self.problem(where, f"{self.breaking} ({exc.code}): {exc.message}")
                 return
         self.store.put(appointment)
         self.appointments.append(appointment)
