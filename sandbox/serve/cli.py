@@ -62,7 +62,8 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
         sys.exit(1)
     _configure_logging(quiet)
     url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
-    _banner(url, world, admin_token, path if watcher else None)
+    paths = list(dict.fromkeys(op.path for op in app.extensions[EXTENSION].contract.operations.values()))
+    _banner(url, world, admin_token, path if watcher else None, paths)
     if watcher:
         watcher.start(app.extensions[EXTENSION].state.replace)
     try:
@@ -158,12 +159,13 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(url: str, world: World, admin_token: str | None, watching: Path | None) -> None:
+def _banner(url: str, world: World, admin_token: str | None, watching: Path | None,
+            paths: list[str]) -> None:
     echo = click.echo
     echo(f"huskyvoice-sandbox {__version__} serving {world.source}")
     if watching:
         echo(f"  watching     {watching} (reloaded when it changes)")
-    echo(f"  API          {url}/v1/appointments/{{appointment_id}}")
+    echo(f"  API          {url}: " + ", ".join(paths))
     echo(f"  contract     {url}/openapi.yaml")
     echo(f"  docs         {url}/docs")
     guard = "admin token required" if admin_token else "loopback clients only"
