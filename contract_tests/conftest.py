@@ -106,10 +106,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for line in coverage.report():
             terminalreporter.write_line(line)
     target: Target | None = STATE.get("target")
-    if target is not None and target.created:
+    if target is not None and target.creates_sent:
         terminalreporter.section("appointments created on the deployment")
         terminalreporter.write_line(f"{len(target.created)} appointments were created and stay "
-                                    "(appointments are never deleted): " + ", ".join(target.created))
+                                    "(appointments are never deleted): " + (", ".join(target.created) or "none"))
+        unknown = target.creates_sent - len(target.created)
+        if unknown:
+            terminalreporter.write_line(f"{unknown} more creates were sent whose answer named no new "
+                                        "appointment (refused, or an answer the kit could not read)")
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,6 @@ def probe_methods(target: Target) -> list[str]:
     (nginx among them) refuse it themselves, which says nothing about the API."""
     if target.is_sandbox:
         return ["DELETE", "PUT", "POST", "OPTIONS", "TRACE"]
-    if target.writes_ok:
-        return ["DELETE", "PUT", "POST", "OPTIONS"]
+    if target.writes_ok:  # to an id that cannot exist; to a path without an id, none is sent
+        return ["DELETE", "PUT", "OPTIONS"]
     return ["OPTIONS"]

@@ -59,6 +59,7 @@ class Target:
     is_sandbox: bool = False
     max_creates: int = DEFAULT_MAX_CREATES
     created: list[str] = field(default_factory=list)  # on a deployment: permanent
+    creates_sent: int = 0  # creates sent to a deployment, whatever came back
     _saved_world: str | None = field(default=None, repr=False)
     _session: requests.Session = field(default_factory=requests.Session, repr=False)
 
@@ -109,11 +110,6 @@ class Target:
         """May requests that change an existing appointment be sent?"""
         return self.is_sandbox or (self.allow_writes and bool(self.appointment_ids))
 
-    @property
-    def creates_ok(self) -> bool:
-        """May a request that creates an appointment be sent now?"""
-        return self.is_sandbox or (self.allow_writes and len(self.created) < self.max_creates)
-
     def may_send(self, method: str) -> bool:
         """Safety by HTTP method: what is not GET or HEAD can write, and needs --allow-writes."""
         return self.is_sandbox or method.upper() in SAFE_METHODS or self.allow_writes
@@ -129,7 +125,8 @@ class Target:
 
     def confine(self, case: Any) -> bool:
         """Whether a generated request may be sent, steering it first: a request that could
-        change an appointment goes only to a lent one, a create only while the budget lasts.
+        change an appointment goes only to a lent one, a create only while the budget lasts
+        (each create sent takes one unit, whatever comes back).
 
         Schemathesis' example and coverage phases use the spec's example id whatever the
         configured parameter says, so the id is checked here, where every case leaves.
@@ -139,21 +136,32 @@ class Target:
             return False
         if method in SAFE_METHODS or self.is_sandbox:
             return True
+        probe = method != case.operation.method.upper()  # a method the spec does not list there
         if "appointment_id" in (case.path_parameters or {}):
-            # A method the spec does not list there (a probe) never reaches a real appointment.
-            probe = method != case.operation.method.upper()
             lent = self.appointment_ids if self.writes_ok and not probe else []
             if case.path_parameters.get("appointment_id") not in lent:
                 case.path_parameters["appointment_id"] = NO_SUCH_APPOINTMENT
             return True
-        # No id in the path: a POST creates (within the budget); nothing else is sent there.
-        return method == "POST" and self.creates_ok
+        # No id in the path: only the spec's own POST (a create), within the budget; a probe
+        # of a writing method there could change what nobody lent.
+        if probe or method != "POST" or not self.creates_ok:
+            return False
+        self.creates_sent += 1
+        return True
+
+    @property
+    def creates_ok(self) -> bool:
+        """May another request that creates an appointment be sent?"""
+        return self.is_sandbox or (self.allow_writes and self.creates_sent < self.max_creates)
 
     def note_created(self, method: str, status: int, body: Any) -> None:
-        """Keep the id of an appointment created on a deployment, to report it."""
-        if self.is_sandbox or method.upper() != "POST" or status != 201 or not isinstance(body, dict):
+        """Keep the id of an appointment created on a deployment, to report it: from any 2xx,
+        at the top level or under `data`."""
+        if self.is_sandbox or method.upper() != "POST" or not 200 <= status < 300:
             return
-        created = body.get("appointment_id")
+        data = body.get("data") if isinstance(body, dict) else None
+        created = (body.get("appointment_id") if isinstance(body, dict) else None) or \
+            (data.get("appointment_id") if isinstance(data, dict) else None)
         if isinstance(created, str):
             self.created.append(created)
 

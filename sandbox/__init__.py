@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_app"]
+__all__ = ["ConnectionDropped", "__version__", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,4 +16,8 @@ def __getattr__(name: str) -> Any:
         from .web.app import create_app
 
         return create_app
+    if name == "ConnectionDropped":  # what a forced drop raises in process
+        from .session.forcing import ConnectionDropped
+
+        return ConnectionDropped
     raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

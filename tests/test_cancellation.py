@@ -469,3 +469,14 @@ def test_configuration_follows_the_world(make_client) -> None:
     client = make_client(clinic(allow=False, notice=12, zone="Asia/Kolkata"))
     assert ok(client.get("/v1/appointment-config", headers=bearer(READ))) == \
         {"allow_cancellation": False, "cancellation_notice_hours": 12, "timezone": "Asia/Kolkata"}
+
+
+@pytest.mark.parametrize("body", [{"batch": "MA"}, {"session": "Morning"}, {"session": "Morning", "batch": "MA"}])
+def test_naming_the_window_it_is_in_keeps_its_start(make_client, dump, body) -> None:
+    """A PATCH that leaves the appointment in its window does not move its start (and so the
+    notice a cancel needs is measured as before)."""
+    client = make_client(clinic(appt("appt_x", start_time="2026-06-15T10:30:00.000Z"), notice=24))
+    ok(patch(client, "appt_x", body))
+    assert appointment_in(dump(client), "appt_x")["start_time"] == "2026-06-15T10:30:00.000Z"
+    at(client, "2026-06-14T10:15:00.000Z")  # 24 h 15 min before 10:30: enough notice
+    assert ok(cancel(client, "appt_x"))["status"] == "cancelled"

@@ -293,7 +293,29 @@ DUPLICATE_CASES = [
     ("api-key-in-one-org",
      lambda d: org(d)["api_keys"].append({"key": "sk_test_demo_read", "scopes": []}),
      "organizations[0].api_keys[4].key", "duplicate API key (also at organizations[0].api_keys[2])"),
+    # A booking may name its service: one name (compared case-insensitively), one service.
+    ("service-name-in-another-case",
+     lambda d: org(d)["services"].append({"id": "0e3f5a7c-9b1d-4f3a-8c5e-7a9c1e3a5c7e", "name": " general CHECKUP"}),
+     "organizations[0].services[3].name", "the same name as services[0]"),
 ]
+
+
+def test_a_window_id_cannot_hold_the_slot_id_separator() -> None:
+    """Availability's slot_id is `calendar_id||date`: a '|' in the id would make it ambiguous."""
+    document = mutated(lambda d: org(d)["calendar_windows"][0].update(id="win|a"))
+    assert_listed(refused(document), "organizations[0].calendar_windows[0].id", "does not match")
+
+
+def test_a_window_that_starts_past_the_calendar_is_a_located_problem() -> None:
+    """New York's 20:00 on 9999-12-31 is in year 10000 in UTC: no start instant exists."""
+    document = mutated(lambda d: None)
+    ny = org(document, 1)
+    ny.update(timezone="America/New_York", rate_limit_per_minute=None)
+    ny["calendar_windows"] = [{"id": "win-late", "branch_id": "branch_lakeview", "day": "friday",
+                               "session": "Evening", "batch": "EL", "start_time": "20:00",
+                               "end_time": "24:00", "max_slots": 4, "ai_slots": 2}]
+    ny["appointments"] = [dict(ny["appointments"][0], date="9999-12-31", session="Evening", batch="EL")]
+    assert_listed(refused(document), "organizations[1].appointments[0]", "outside the calendar")
 
 
 @pytest.mark.parametrize("change, location, fragment",

@@ -157,7 +157,11 @@ def place_on(org: Organization, branch_id: str, appointment_type: str, on: date,
             f"Branch {branch_id} has no window for {org.service_name(appointment_type)} with "
             f"{_requested(session, batch)} on {DAYS[on.weekday()].capitalize()} {on.isoformat()}.")
     window = _best(candidates, on, prefer)
-    return Placement(window, on, window.start_on(on, org.timezone))
+    try:
+        return Placement(window, on, window.start_on(on, org.timezone))
+    except OverflowError:  # e.g. 24:00 on 9999-12-31 west of UTC is already year 10000
+        raise OutsideAvailability(f"Window {window.label()} on {on.isoformat()} is outside the "
+                                  f"calendar in {org.timezone.key}.") from None
 
 
 def admit(org: Organization, ledger: Ledger, appointment: Appointment,
@@ -232,8 +236,11 @@ def _place_patch(org: Organization, current: Appointment, patch: Patch) -> Place
         return place_at(org, current.branch_id, current.appointment_type, patch.appointment_date,
                         patch.session, patch.batch, prefer=current.window_id)
     session = current.session if patch.session is UNSET else patch.session
-    return place_on(org, current.branch_id, current.appointment_type, current.date,
-                    session, patch.batch, prefer=current.window_id)  # type: ignore[arg-type]
+    placed = place_on(org, current.branch_id, current.appointment_type, current.date,
+                      session, patch.batch, prefer=current.window_id)  # type: ignore[arg-type]
+    if placed.window.id == current.window_id:  # it stays where it is: so does its start
+        return replace(placed, start=current.start)
+    return placed
 
 
 def _branch_windows(org: Organization, branch_id: str, appointment_type: str,

@@ -116,8 +116,7 @@ class Store:
                limit: int) -> tuple[list[Appointment], int]:
         """A page of the organization's appointments in date order, and how many match."""
         with self.lock:
-            found: Found = self._search_index().search(org_id, day, filters, offset, limit,
-                                                        self._appointments.__getitem__)
+            found: Found = self._search_index().search(org_id, day, filters, offset, limit)
             return [self._appointments[i] for i in found.ids], found.total
 
     def _search_index(self) -> SearchIndex:
@@ -132,6 +131,10 @@ class Store:
 
     def __len__(self) -> int:
         return len(self._appointments)
+
+    def __contains__(self, appointment_id: object) -> bool:
+        """Is the id taken, in any organization?"""
+        return appointment_id in self._appointments
 
     # -- the Ledger the booking rules read --------------------------------------------------
     def active_in_window(self, org_id: str, window_id: str, on: date) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cached_property, lru_cache
@@ -213,9 +214,9 @@ def add_appointments(document: Any, store: Store, now: datetime, root: str = "bo
     builder = _Builder({"clock": None}, {path for path, _ in found})
     builder.loaded_at = now
     builder.breaking = "it would break a rule"
-    builder.store = store.copy()  # a scratch copy: the rules see the new ones in turn
-    builder._appointment_ids = {a.appointment_id: "an appointment already in the session"
-                                for a in store.appointments()}
+    overlay = _Overlay(store)  # the rules see the store and the new ones in turn; nothing is copied
+    builder.store = overlay  # type: ignore[assignment]
+    builder._appointment_ids = _KnownIds(store)  # type: ignore[assignment]
     refs = _References({x.id for x in org.services}, {b.id for b in org.branches})
     for i, raw in enumerate(document["appointments"]):
         if builder.ok(("appointments", i)):  # rules for every item the schema accepted
@@ -226,6 +227,43 @@ def add_appointments(document: Any, store: Store, now: datetime, root: str = "bo
     for appointment in builder.appointments:
         store.put(appointment)
     return builder.appointments
+
+
+class _Overlay:
+    """The live store, and the appointments about to be added to it, as the booking rules see
+    them (booking.Ledger): checking a batch costs the batch, not the world."""
+
+    def __init__(self, store: Store) -> None:
+        self.base = store
+        self._load: Counter[tuple[str, str, date]] = Counter()
+        self._bookings: defaultdict[tuple[str, tuple[str, str], str, date], set[str]] = defaultdict(set)
+
+    def active_in_window(self, org_id: str, window_id: str, on: date) -> int:
+        return self.base.active_in_window(org_id, window_id, on) + self._load[(org_id, window_id, on)]
+
+    def active_bookings(self, org_id: str, patient: tuple[str, str], appointment_type: str,
+                        on: date) -> frozenset[str]:
+        return self.base.active_bookings(org_id, patient, appointment_type, on) | \
+            self._bookings.get((org_id, patient, appointment_type, on), set())
+
+    def put(self, appointment: Appointment) -> None:
+        if appointment.active:
+            a = appointment
+            self._load[(a.org_id, a.window_id, a.date)] += 1
+            self._bookings[(a.org_id, a.patient, a.appointment_type, a.date)].add(a.appointment_id)
+
+
+class _KnownIds(dict):  # type: ignore[type-arg]
+    """The ids taken: the store's, and the batch's as they are checked (the builder's setdefault)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
+    def setdefault(self, key: str, default: str) -> str:  # type: ignore[override]
+        if key in self.store:
+            return "an appointment already in the session"
+        return super().setdefault(key, default)
 
 
 @lru_cache(maxsize=1)
@@ -306,6 +344,7 @@ class _Builder:
                 self.problem(f"{at}.api_keys[{i}].key", f"duplicate API key (also at {owner})")
             keys.append(ApiKey(k["key"], frozenset(k["scopes"]), k.get("name")))
         services, services_complete = self._entities(raw, index, "services", "service", Service)
+        self._unique_names(services, f"{at}.services")
         branches, branches_complete = self._entities(raw, index, "branches", "branch", Branch)
         refs = _References({s.id for s in services} if services_complete else None,
                            {b.id for b in branches} if branches_complete else None)
@@ -323,6 +362,15 @@ class _Builder:
         if value in seen:
             self.problem(where, f"duplicate {what} {value!r}")
         seen.add(value)
+
+    def _unique_names(self, services: list[Service], at: str) -> None:
+        """A create names a service by its name, compared case-insensitively: one name, one service."""
+        seen: dict[str, int] = {}
+        for i, service in enumerate(services):
+            first = seen.setdefault(service.name.strip().casefold(), i)
+            if first != i:
+                self.problem(f"{at}[{i}].name", f"the same name as services[{first}] (names are "
+                                                "compared case-insensitively when a booking names its service)")
 
     def _entities(self, raw: dict[str, Any], index: int, field: str, noun: str,
                   kind: type) -> tuple[list[Any], bool]:
@@ -424,7 +472,12 @@ class _Builder:
         """When the appointment starts: as given (it must fall in its window on its date), or
         its window's start that date."""
         if raw is None:
-            return window.start_on(on, org.timezone)
+            try:
+                return window.start_on(on, org.timezone)
+            except OverflowError:
+                self.problem(where, f"its window {window.label()} on {on.isoformat()} starts "
+                                    f"outside the calendar (after year 9999 in UTC)")
+                return None
         start = parse_utc(raw)
         try:
             local = start.astimezone(org.timezone)
