@@ -1,7 +1,7 @@
 """The benchmark's baseline: a bare Flask app that answers the appointment path with the
 documented 200 body and does nothing else (no auth, no validation, no state, no journal).
 
-It is served through `sandbox.serve.server.make_server`, the function `huskyvoice-sandbox serve`
+It is served through `huskyvoice_sandbox.serve.server.make_server`, the function `huskyvoice-sandbox serve`
 uses, so the sandbox and this app run under identical waitress settings: the difference in
 throughput between them is the sandbox's own work.
 
@@ -16,8 +16,8 @@ import json
 import yaml
 from flask import Flask, Response
 
-from sandbox.resources import spec_path
-from sandbox.serve.server import make_server
+from huskyvoice_sandbox.resources import spec_path
+from huskyvoice_sandbox.serve.server import make_server
 
 EXAMPLE = "DocumentedAppointment"
 ROUTE = "/v1/appointments/<appointment_id>"

@@ -8,10 +8,10 @@ throughput at 1,000 and 100,000 appointments, world load time and memory, and re
 Method
 ------
 * Servers run as separate processes on free local ports: the sandbox under its production
-  server (`huskyvoice-sandbox serve --quiet`, started as `python -c "from sandbox.serve.cli import
+  server (`huskyvoice-sandbox serve --quiet`, started as `python -c "from huskyvoice_sandbox.serve.cli import
   main; main()" serve ...` with this interpreter), `bench/bare_app.py` (a Flask app that
   answers the documented 200 body and does nothing else, served through the same
-  `sandbox.serve.server.make_server`, so the waitress settings are identical) and, when it is on
+  `huskyvoice_sandbox.serve.server.make_server`, so the waitress settings are identical) and, when it is on
   PATH, Prism's mock server on the same openapi.yaml (static examples). The bare app is the
   floor: sandbox/bare is the share of throughput the sandbox keeps after its own work.
 * Load comes from wrk with one thread (`-t1`): wrk's event loop needs one core, which leaves the
@@ -66,9 +66,9 @@ try:
     import yaml
     from worlds import big_world, default_document
 
-    from sandbox import create_app
-    from sandbox.resources import default_world_path, spec_path
-    from sandbox.web.http import EXTENSION
+    from huskyvoice_sandbox import create_app
+    from huskyvoice_sandbox.resources import default_world_path, spec_path
+    from huskyvoice_sandbox.web.http import EXTENSION
 except ImportError as missing:
     print(f"error: {missing}. Install the sandbox first, from the checkout: "
           'pip install -e ".[test]"', file=sys.stderr)
@@ -231,7 +231,7 @@ class Server:
 
 
 def sandbox_argv(world: Path) -> Callable[[int], list[str]]:
-    return lambda port: [sys.executable, "-c", "from sandbox.serve.cli import main; main()", "serve",
+    return lambda port: [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()", "serve",
                          "--quiet", "--host", HOST, "--port", str(port), "--fixtures", str(world)]
 
 
@@ -467,7 +467,7 @@ def write_worlds(directory: Path, big_count: int) -> Worlds:
 # spawned the probe, here the benchmark itself, which has held whole worlds in memory.
 LOAD_PROBE = """\
 import json, resource, sys, time
-from sandbox.worlds.world import load_world_file
+from huskyvoice_sandbox.worlds.world import load_world_file
 
 def rss_kib(field):
     try:
@@ -880,7 +880,7 @@ def scale_sections(results: Results) -> list[Section]:
 
 def load_section(loads: Sequence[LoadResult]) -> Section:
     return Section("World load (fresh process each)", [
-        ("`sandbox.worlds.world.load_world_file(path)` in a fresh process; RSS before: after the "
+        ("`huskyvoice_sandbox.worlds.world.load_world_file(path)` in a fresh process; RSS before: after the "
          "imports, before loading; peak RSS: the process's VmHWM (not `ru_maxrss`, which Linux "
          "carries over from the spawning process across exec).")],
         Table(["World", "Appointments", "Load s", "RSS before MiB", "Peak RSS MiB"],

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from sandbox.resources import default_world_path
+from huskyvoice_sandbox.resources import default_world_path
 
 FILLER_BRANCH = "branch_bench_filler"
 PER_WINDOW = 50  # appointments per window and date

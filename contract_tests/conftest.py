@@ -21,11 +21,11 @@ from typing import Any, Iterator
 import pytest
 import schemathesis
 
-from contract_tests.coverage import Coverage
-from contract_tests.run import STATE
-from contract_tests.schemas import build_schema
-from contract_tests.target import DEFAULT_MAX_CREATES, Target
-from sandbox.spec.contract import Contract
+from huskyvoice_contract_kit.coverage import Coverage
+from huskyvoice_contract_kit.run import STATE
+from huskyvoice_contract_kit.schemas import build_schema
+from huskyvoice_contract_kit.target import DEFAULT_MAX_CREATES, Target
+from huskyvoice_sandbox.spec.contract import Contract
 
 DEFAULT_SEED = 20260615
 DEFAULT_EXAMPLES = 50

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sandbox.spec.contract import Contract
+from huskyvoice_sandbox.spec.contract import Contract
 
 
 class Coverage:

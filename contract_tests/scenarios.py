@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract_tests.target import Reply, Target
-from sandbox.resources import scenarios_dir
-from sandbox.spec.contract import Contract
-from sandbox.worlds.world import load_world_file
+from huskyvoice_contract_kit.target import Reply, Target
+from huskyvoice_sandbox.resources import scenarios_dir
+from huskyvoice_sandbox.spec.contract import Contract
+from huskyvoice_sandbox.worlds.world import load_world_file
 
 
 def scenario_files() -> list[Path]:

@@ -9,9 +9,9 @@ from typing import Any
 import schemathesis
 from schemathesis import Config
 
-from contract_tests.target import Target
-from sandbox.resources import spec_path
-from sandbox.spec.contract import Contract
+from huskyvoice_contract_kit.target import Target
+from huskyvoice_sandbox.resources import spec_path
+from huskyvoice_sandbox.spec.contract import Contract
 
 # Valid requests the API refuses for documented business reasons, beyond Schemathesis' defaults
 # (2xx, 401, 403, 404, 409, 429): a time outside every window (422), and, for a create, a

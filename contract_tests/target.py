@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from sandbox.resources import default_world_path
+from huskyvoice_sandbox.resources import default_world_path
 
 # Keys of the packaged default world, used when the target is a sandbox seeded with it.
 SANDBOX_WRITE_KEY = "sk_test_demo_write"
@@ -69,7 +69,7 @@ class Target:
               allow_writes: bool, appointment_ids: list[str],
               admin_token: str | None = None, max_creates: int = DEFAULT_MAX_CREATES) -> "Target":
         if base_url is None:
-            from sandbox import create_app
+            from huskyvoice_sandbox import create_app
 
             return cls(None, api_key or SANDBOX_WRITE_KEY, read_only_key or SANDBOX_READ_KEY,
                        True, appointment_ids or [SANDBOX_APPOINTMENT], app=create_app(),
@@ -243,8 +243,8 @@ class Target:
     # -- seeding (sandbox targets only) -----------------------------------------------------
     def seed(self, world_file: Path) -> None:
         if self.app is not None:
-            from sandbox.web.http import EXTENSION
-            from sandbox.worlds.world import load_world_file
+            from huskyvoice_sandbox.web.http import EXTENSION
+            from huskyvoice_sandbox.worlds.world import load_world_file
 
             self.app.extensions[EXTENSION].state.replace(load_world_file(world_file))
             return
@@ -255,7 +255,7 @@ class Target:
 
     def reset(self) -> None:
         if self.app is not None:
-            from sandbox.web.http import EXTENSION
+            from huskyvoice_sandbox.web.http import EXTENSION
 
             self.app.extensions[EXTENSION].state.reset()
         else:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests import scenarios
-from contract_tests.coverage import Coverage
-from contract_tests.target import Target
+from huskyvoice_contract_kit import scenarios
+from huskyvoice_contract_kit.coverage import Coverage
+from huskyvoice_contract_kit.target import Target
 
 FILES = scenarios.scenario_files()
 

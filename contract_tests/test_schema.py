@@ -12,9 +12,9 @@ from typing import Any
 
 import schemathesis
 
-from contract_tests.coverage import Coverage
-from contract_tests.run import operation_allowed
-from contract_tests.target import Target
+from huskyvoice_contract_kit.coverage import Coverage
+from huskyvoice_contract_kit.run import operation_allowed
+from huskyvoice_contract_kit.target import Target
 
 # The filter goes on the lazy schema: on the fixture's schema Schemathesis ignores it.
 operations = schemathesis.pytest.from_fixture("kit_schema").include(func=operation_allowed)

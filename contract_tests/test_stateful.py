@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from contract_tests.target import Target
+from huskyvoice_contract_kit.target import Target
 
 WRITES = ("POST", "PATCH")
 

@@ -10,8 +10,9 @@ __all__ = ["ConnectionDropped", "__version__", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # create_app is imported on first use: the pytest plugin (sandbox.testing.pytest_plugin) is loaded in
-    # every pytest run of every project that installs this package, and must not pull Flask in.
+    # create_app is imported on first use: the pytest plugin (huskyvoice_sandbox.testing.
+    # pytest_plugin) is loaded in every pytest run of every project that installs this package,
+    # and must not pull Flask in.
     if name == "create_app":
         from .web.app import create_app
 
@@ -20,4 +21,4 @@ def __getattr__(name: str) -> Any:
         from .session.forcing import ConnectionDropped
 
         return ConnectionDropped
-    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
+    raise AttributeError(f"module 'huskyvoice_sandbox' has no attribute {name!r}")

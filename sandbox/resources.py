@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-_PACKAGE = resources.files(__package__ or "sandbox")
+_PACKAGE = resources.files(__package__ or "huskyvoice_sandbox")
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
 

@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any, Callable
 
-from sandbox import create_app
+from huskyvoice_sandbox import create_app
 
 WRITE_KEY = "sk_test_demo_write"
 Rewrite = Callable[[dict[str, Any], int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
@@ -102,7 +102,7 @@ def rewriting(app: Any, rewrite: Rewrite) -> Any:
 
 def forgets_patches(app: Any) -> Any:
     """Answers a PATCH as if it were saved, then forgets it: the next GET reads the old state."""
-    from sandbox.web.http import EXTENSION
+    from huskyvoice_sandbox.web.http import EXTENSION
 
     def wrapped(environ, start_response):
         body = app(environ, start_response)

@@ -12,10 +12,10 @@ import pytest
 from flask.testing import FlaskClient
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 
-from sandbox import create_app
-from sandbox.resources import default_world_path, scenarios_dir
-from sandbox.spec.contract import Contract
-from sandbox.worlds.world import load_world_file
+from huskyvoice_sandbox import create_app
+from huskyvoice_sandbox.resources import default_world_path, scenarios_dir
+from huskyvoice_sandbox.spec.contract import Contract
+from huskyvoice_sandbox.worlds.world import load_world_file
 
 pytest_plugins = ("pytester",)  # tests/test_plugin.py runs example projects with the plugin
 
@@ -155,6 +155,6 @@ def dump() -> Callable[[FlaskClient], dict[str, Any]]:
 
 
 def pytest_report_header(config: Any) -> str:
-    import sandbox
+    import huskyvoice_sandbox
 
-    return f"sandbox package: {Path(sandbox.__file__).parent}"
+    return f"sandbox package: {Path(huskyvoice_sandbox.__file__).parent}"

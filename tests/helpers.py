@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from sandbox.spec.contract import Contract
+from huskyvoice_sandbox.spec.contract import Contract
 
 WRITE_KEY = "sk_test_demo_write"
 READ_KEY = "sk_test_demo_read"
@@ -134,7 +134,7 @@ class LiveServer:
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cli = [sys.executable, "-c", "from sandbox.serve.cli import main; main()"]
+        cli = [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()"]
         self.process = subprocess.Popen(
             cli + ["serve", "--port", str(self.port), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

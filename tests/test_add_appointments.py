@@ -21,7 +21,7 @@ import yaml
 from flask.testing import FlaskClient
 from helpers import DOC_ID, WRITE_KEY, appointment_in, error_of
 
-from sandbox.testing.pytest_plugin import SandboxControlError
+from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
 
 CHECKUP = "f47ac10b-58cc-4372-a567-0e02b2c3d479"
 FOLLOW_UP = "6f1c2b9a-3d4e-4f5a-8b7c-9d0e1f2a3b4c"
@@ -322,7 +322,7 @@ def kolkata_world() -> dict[str, Any]:
 
 def cli() -> list[str]:
     script = shutil.which("huskyvoice-sandbox")
-    return [script] if script else [sys.executable, "-c", "from sandbox.serve.cli import main; main()"]
+    return [script] if script else [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()"]
 
 
 def validate(*paths: Path) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import sandbox
+import huskyvoice_sandbox
 
-PACKAGE = Path(sandbox.__file__).parent
+PACKAGE = Path(huskyvoice_sandbox.__file__).parent
 ORDER = ["domain", "spec", "worlds", "session", "web", "serve"]
 # What each layer may import from the package: the layers to its left, and the top-level modules.
 ALLOWED = {layer: set(ORDER[:i + 1]) | {"resources", "__init__"} for i, layer in enumerate(ORDER)}

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 
-from sandbox.resources import default_world_path
+from huskyvoice_sandbox.resources import default_world_path
 
 START_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
@@ -63,7 +63,7 @@ SMALL_WORLD = {
 
 def cli() -> list[str]:
     script = shutil.which("huskyvoice-sandbox")
-    return [script] if script else [sys.executable, "-c", "from sandbox.serve.cli import main; main()"]
+    return [script] if script else [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -409,8 +409,8 @@ def test_serve_without_admin_token_serves_loopback_control(serve, checked_http) 
 
 @pytest.mark.live
 def test_serve_fixtures_serves_a_packaged_scenario(serve, checked_http) -> None:
-    from sandbox.resources import scenarios_dir
-    from sandbox.worlds.world import load_world_file
+    from huskyvoice_sandbox.resources import scenarios_dir
+    from huskyvoice_sandbox.worlds.world import load_world_file
 
     scenarios = sorted(scenarios_dir().glob("*.yaml")) if scenarios_dir().is_dir() else []
     if not scenarios:

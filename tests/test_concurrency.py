@@ -11,8 +11,8 @@ import pytest
 import requests
 from helpers import check_response
 
-from sandbox.domain import booking
-from sandbox.serve.server import ServerThread
+from huskyvoice_sandbox.domain import booking
+from huskyvoice_sandbox.serve.server import ServerThread
 
 CHECKUP = "11111111-1111-4111-8111-111111111111"
 KEY = {"Authorization": "Bearer sk_test_race"}
@@ -175,9 +175,9 @@ def test_pairs_moving_one_patient_twice_into_one_day_book_once(serve, checked_ht
 def test_a_world_swapped_in_mid_request_is_never_overbooked(make_app, monkeypatch) -> None:
     """A PUT /_sandbox/world landing between a PATCH's authentication and its write must not
     let the PATCH check one world and write into the other."""
-    from sandbox.domain.store import Store
-    from sandbox.web.http import EXTENSION
-    from sandbox.worlds.world import load_world
+    from huskyvoice_sandbox.domain.store import Store
+    from huskyvoice_sandbox.web.http import EXTENSION
+    from huskyvoice_sandbox.worlds.world import load_world
 
     roomy = race_world(2)  # the same key and ids in both worlds
     roomy["organizations"][0]["calendar_windows"][0].update(ai_slots=2, max_slots=2)

@@ -24,7 +24,7 @@ KIT_ARGS = ["--examples", "15", "-p", "no:randomly"]
 
 def kit(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     script = shutil.which("huskyvoice-sandbox")
-    command = [script] if script else [sys.executable, "-c", "from sandbox.serve.cli import main; main()"]
+    command = [script] if script else [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()"]
     return subprocess.run(command + ["contract", *KIT_ARGS, *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -76,7 +76,7 @@ def free_port_factory():
     return pick
 
 
-SERVE = ["-c", "from sandbox.serve.cli import main; main()", "serve", "--quiet", "--port", "{port}"]
+SERVE = ["-c", "from huskyvoice_sandbox.serve.cli import main; main()", "serve", "--quiet", "--port", "{port}"]
 
 
 def test_kit_passes_on_the_sandbox_in_process() -> None:
@@ -91,7 +91,7 @@ def test_kit_passes_on_the_sandbox_in_process() -> None:
 def test_each_operation_runs_its_own_cases_once_under_its_own_name() -> None:
     """The schema suite runs every operation of the spec as a subtest named by its method and
     path; each sends that operation's cases only, and each case once."""
-    from sandbox.spec.contract import Contract
+    from huskyvoice_sandbox.spec.contract import Contract
 
     run = kit("-k", "conforms")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from helpers import REMOTE
 
-import sandbox
-from sandbox.resources import default_world_path
-from sandbox.worlds.world import parse_document
+import huskyvoice_sandbox
+from huskyvoice_sandbox.resources import default_world_path
+from huskyvoice_sandbox.worlds.world import parse_document
 
 WRITE_KEY = "sk_test_demo_write"
 WRITE = {"Authorization": f"Bearer {WRITE_KEY}"}
@@ -418,7 +418,7 @@ def test_health(client) -> None:
     assert response.status_code == 200
     health = data(response)
     assert health["status"] == "ok"
-    assert health["version"] == sandbox.__version__
+    assert health["version"] == huskyvoice_sandbox.__version__
     assert (health["organizations"], health["appointments"]) == (2, 10)
     assert health["clock"] == {"now": "2026-05-26T11:00:00.000Z", "frozen": True}
 

@@ -16,8 +16,8 @@ import pytest
 from helpers import error_of
 from PIL import Image, ImageChops
 
-import sandbox
-from sandbox.web.docs import ASSETS
+import huskyvoice_sandbox
+from huskyvoice_sandbox.web.docs import ASSETS
 
 PAGE_URL = "http://localhost/docs"  # what relative references on the page resolve against
 PATCH_PATH = "/v1/appointments/{appointment_id}"
@@ -56,7 +56,7 @@ def test_docs_page_references_only_same_origin_assets(client):
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
     assert "http://" not in html and "https://" not in html
-    assert f"<title>huskyvoice-sandbox {sandbox.__version__} " in html
+    assert f"<title>huskyvoice-sandbox {huskyvoice_sandbox.__version__} " in html
     assert "validatorUrl: null" in html
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "http" not in policy

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from helpers import error_of
 
-import sandbox.domain.booking
-import sandbox.web.render
-from sandbox.resources import spec_path
+import huskyvoice_sandbox.domain.booking
+import huskyvoice_sandbox.web.render
+from huskyvoice_sandbox.resources import spec_path
 
 DOC_ID = "appt_a1b2c3d4e5"
 URL = f"/v1/appointments/{DOC_ID}"
@@ -165,7 +165,7 @@ def explode(*args, **kwargs):
 
 
 def test_unexpected_exception_in_patch_is_500_in_the_envelope(client, monkeypatch, caplog) -> None:
-    monkeypatch.setattr(sandbox.domain.booking, "apply_patch", explode)
+    monkeypatch.setattr(huskyvoice_sandbox.domain.booking, "apply_patch", explode)
     with caplog.at_level(logging.ERROR):
         response = client.patch(URL, json={"notes": "x"}, headers=HEADERS)
     error_of(response, 500, "INTERNAL_ERROR")
@@ -180,7 +180,7 @@ def test_unexpected_exception_in_patch_is_500_in_the_envelope(client, monkeypatc
 
 def test_unexpected_exception_changes_nothing(client, dump, monkeypatch) -> None:
     before = dump(client)
-    monkeypatch.setattr(sandbox.domain.booking, "apply_patch", explode)
+    monkeypatch.setattr(huskyvoice_sandbox.domain.booking, "apply_patch", explode)
     error_of(client.patch(URL, json={"notes": "x"}, headers=HEADERS), 500, "INTERNAL_ERROR")
     monkeypatch.undo()
     assert dump(client) == before
@@ -188,7 +188,7 @@ def test_unexpected_exception_changes_nothing(client, dump, monkeypatch) -> None
 
 
 def test_unexpected_exception_in_get_is_500_in_the_envelope(client, monkeypatch, caplog) -> None:
-    monkeypatch.setattr(sandbox.web.render, "appointment", explode)
+    monkeypatch.setattr(huskyvoice_sandbox.web.render, "appointment", explode)
     with caplog.at_level(logging.ERROR):
         response = client.get(URL, headers=HEADERS)
     error_of(response, 500, "INTERNAL_ERROR")

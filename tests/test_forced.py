@@ -18,8 +18,8 @@ import requests
 from flask.testing import FlaskClient
 from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
 
-from sandbox.session.forcing import ConnectionDropped
-from sandbox.spec.contract import Contract
+from huskyvoice_sandbox.session.forcing import ConnectionDropped
+from huskyvoice_sandbox.spec.contract import Contract
 
 CONTRACT = Contract()  # module level: the parametrization below is read from the spec
 DOCUMENTED = [(operation, status) for operation, responses in CONTRACT.responses.items()

@@ -15,11 +15,11 @@ import sys
 
 import pytest
 
-from sandbox.spec.contract import Contract
+from huskyvoice_sandbox.spec.contract import Contract
 
 CI_BUDGET = 200
 BUDGET = int(os.environ.get("HUSKYVOICE_FUZZ_EXAMPLES", CI_BUDGET))
-KIT = [sys.executable, "-c", "from sandbox.serve.cli import main; main()", "contract"]
+KIT = [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()", "contract"]
 
 
 @pytest.mark.fuzz

@@ -36,8 +36,8 @@ import pytest
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 from wire import HeaderValue, Reply, send
 
-from sandbox.spec import strictjson
-from sandbox.spec.contract import Contract
+from huskyvoice_sandbox.spec import strictjson
+from huskyvoice_sandbox.spec.contract import Contract
 
 pytestmark = pytest.mark.live
 

@@ -16,10 +16,10 @@ import pytest
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response, sample_request
 from wire import send
 
-from sandbox import create_app
-from sandbox.serve.server import ServerThread
-from sandbox.spec.contract import Contract
-from sandbox.web.http import EXTENSION
+from huskyvoice_sandbox import create_app
+from huskyvoice_sandbox.serve.server import ServerThread
+from huskyvoice_sandbox.spec.contract import Contract
+from huskyvoice_sandbox.web.http import EXTENSION
 
 pytestmark = pytest.mark.live
 
@@ -147,7 +147,7 @@ def test_a_failure_the_server_catches_is_the_documented_500(contract, method) ->
 def test_an_unsendable_header_value_is_escaped_not_a_500(caplog) -> None:
     """The last guard: were a header value ever unsendable, the answer is still sent (escaped)
     and the bug logged, instead of a 500 for a change already made."""
-    from sandbox.web.wsgi import SendGuard
+    from huskyvoice_sandbox.web.wsgi import SendGuard
 
     def app(environ: Any, start_response: Any) -> Any:
         start_response("200 OK", [("Content-Type", "application/json"), ("X-Odd", "a\u2026\nb")])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.resources import default_world_path, spec_path, world_schema_path
+from huskyvoice_sandbox.resources import default_world_path, spec_path, world_schema_path
 
 
 @pytest.fixture

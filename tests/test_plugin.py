@@ -1,4 +1,4 @@
-"""The pytest plugin (sandbox.testing.pytest_plugin): the example integrator project passes with it, small
+"""The pytest plugin (huskyvoice_sandbox.testing.pytest_plugin): the example integrator project passes with it, small
 pytester projects show each way to choose a world, isolation between tests and the failure
 messages, and this suite uses the fixtures itself for the handle's API."""
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sandbox.session.forcing import ConnectionDropped
-from sandbox.testing.pytest_plugin import SandboxControlError
+from huskyvoice_sandbox.session.forcing import ConnectionDropped
+from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "clinic-reminders"
 EXAMPLE_TESTS = 12
@@ -289,7 +289,7 @@ def test_an_unused_plugin_does_not_import_flask(pytester: pytest.Pytester) -> No
         import sys
 
         def test_nothing_heavy_was_imported():
-            assert "sandbox.testing.pytest_plugin" in sys.modules
+            assert "huskyvoice_sandbox.testing.pytest_plugin" in sys.modules
             assert "flask" not in sys.modules
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
@@ -326,7 +326,7 @@ def test_load_world_from_a_path_and_the_key_follows_it(huskyvoice) -> None:
 
 
 def test_unknown_operation_names_are_refused(huskyvoice) -> None:
-    from sandbox.spec.contract import Contract
+    from huskyvoice_sandbox.spec.contract import Contract
 
     valid = "the spec's operations are: " + ", ".join(sorted(Contract().operations))
     for method in (huskyvoice.calls, huskyvoice.call_count, huskyvoice.assert_called,

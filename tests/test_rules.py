@@ -18,7 +18,7 @@ import pytest
 import yaml
 from helpers import appointment_in, error_of
 
-from sandbox.resources import default_world_path
+from huskyvoice_sandbox.resources import default_world_path
 
 WRITE_KEY = "sk_test_demo_write"
 LAKEVIEW_KEY = "sk_test_other_write"

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from contract_tests import scenarios
-from contract_tests.target import Target
-from sandbox.domain.errors import InvalidWorld
-from sandbox.resources import scenarios_dir
-from sandbox.spec.contract import Contract
-from sandbox.worlds.world import load_world_file
+from huskyvoice_contract_kit import scenarios
+from huskyvoice_contract_kit.target import Target
+from huskyvoice_sandbox.domain.errors import InvalidWorld
+from huskyvoice_sandbox.resources import scenarios_dir
+from huskyvoice_sandbox.spec.contract import Contract
+from huskyvoice_sandbox.worlds.world import load_world_file
 
 SCENARIO_FILES = sorted(scenarios_dir().glob("*.yaml"))
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from helpers import LiveServer
 
-from sandbox.resources import spec_path
-from sandbox.spec.contract import Contract
+from huskyvoice_sandbox.resources import spec_path
+from huskyvoice_sandbox.spec.contract import Contract
 
 CONFIG = Path(__file__).parent / "schemathesis-cli.toml"
 

@@ -53,13 +53,13 @@ from helpers import (
 )
 from helpers import OTHER_ORG_KEY as LAKEVIEW_KEY
 
-from sandbox.resources import default_world_path
-from sandbox.session.journal import MAX_BODY_CHARS
-from sandbox.session.ratelimit import SlidingWindowLimiter
-from sandbox.web import (
+from huskyvoice_sandbox.resources import default_world_path
+from huskyvoice_sandbox.session.journal import MAX_BODY_CHARS
+from huskyvoice_sandbox.session.ratelimit import SlidingWindowLimiter
+from huskyvoice_sandbox.web import (
     http as sandbox_http,  # where the control features check the admin token
 )
-from sandbox.web.http import ADMIN_HEADER, EXTENSION
+from huskyvoice_sandbox.web.http import ADMIN_HEADER, EXTENSION
 
 LAKEVIEW_ID = "appt_9z8y7x6w5v"  # org_lakeview's; DOC_ID is org_demo's
 MISSING_ID = "appt_zzzzzzzzzz"  # the same length as both, so bodies compare byte for byte

@@ -9,7 +9,7 @@ import pytest
 import requests
 from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
 
-from sandbox.serve.server import ServerThread
+from huskyvoice_sandbox.serve.server import ServerThread
 
 SESSION = "X-Sandbox-Session"
 APPT = f"/v1/appointments/{DOC_ID}"

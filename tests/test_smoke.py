@@ -8,7 +8,7 @@ import yaml
 from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 from openapi_spec_validator import validate
 
-from sandbox.resources import spec_path
+from huskyvoice_sandbox.resources import spec_path
 
 
 def test_spec_passes_openapi_spec_validator() -> None:

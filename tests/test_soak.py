@@ -45,7 +45,7 @@ import pytest
 import requests
 from helpers import DOC_ID, OTHER_ORG_KEY, READ_KEY, WRITE_KEY
 
-from sandbox.session.journal import DEFAULT_SIZE as JOURNAL_SIZE
+from huskyvoice_sandbox.session.journal import DEFAULT_SIZE as JOURNAL_SIZE
 
 SOAK_SECONDS = float(os.environ.get("HUSKYVOICE_SOAK_SECONDS", "60"))
 CLIENTS = 8

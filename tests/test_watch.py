@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterator
 import pytest
 from helpers import DOC_ID, WRITE_KEY, appointment_in
 
-from sandbox.resources import default_world_path
-from sandbox.serve.watch import WorldWatcher
-from sandbox.worlds.world import World
+from huskyvoice_sandbox.resources import default_world_path
+from huskyvoice_sandbox.serve.watch import WorldWatcher
+from huskyvoice_sandbox.worlds.world import World
 
 WAIT = 10.0  # seconds: the bound on every wait for the server or the watcher
 NAME_LINE = "        patient_name: Aadhi\n"  # the documented appointment's, in the default world
@@ -67,7 +67,7 @@ class WatchingServer:
     and stderr merged) read line by line as it comes; the URL is taken from the banner."""
 
     def __init__(self, path: Path) -> None:
-        command = [sys.executable, "-c", "from sandbox.serve.cli import main; main()", "serve",
+        command = [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()", "serve",
                    "--port", "0", "--fixtures", str(path), "--watch", "--quiet"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -182,7 +182,7 @@ def test_serve_watch_follows_the_file_and_keeps_the_world_through_problems(
 
 @pytest.mark.live
 def test_serve_watch_needs_a_world_file() -> None:
-    cli = [sys.executable, "-c", "from sandbox.serve.cli import main; main()"]
+    cli = [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()"]
     result = subprocess.run(cli + ["serve", "--port", "0", "--watch"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2

@@ -35,11 +35,11 @@ from helpers import (
 )
 from werkzeug.test import TestResponse
 
-import sandbox.domain.index
-from sandbox import create_app
-from sandbox.resources import default_world_path, spec_path
-from sandbox.spec.contract import Contract
-from sandbox.web.operations import SpecMismatch, flask_rule
+import huskyvoice_sandbox.domain.index
+from huskyvoice_sandbox import create_app
+from huskyvoice_sandbox.resources import default_world_path, spec_path
+from huskyvoice_sandbox.spec.contract import Contract
+from huskyvoice_sandbox.web.operations import SpecMismatch, flask_rule
 
 AADHI = "appt_a1b2c3d4e5"            # confirmed, Mon 06-15 09:30 Main MA, General Checkup
 AADHI_NEXT = "appt_b2c3d4e5f6"       # confirmed, Mon 06-22 Main MA, General Checkup
@@ -680,13 +680,13 @@ def big_world() -> dict[str, Any]:
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every index entry a search reads to fill its page, in order."""
     read: list[str] = []
-    real = sandbox.domain.index._in_all
+    real = huskyvoice_sandbox.domain.index._in_all
 
     def counting(appointment_id: str, sets: list[set[str]]) -> bool:
         read.append(appointment_id)
         return real(appointment_id, sets)
 
-    monkeypatch.setattr(sandbox.domain.index, "_in_all", counting)
+    monkeypatch.setattr(huskyvoice_sandbox.domain.index, "_in_all", counting)
     return read
 
 

@@ -13,9 +13,9 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from sandbox.domain.errors import InvalidWorld
-from sandbox.resources import default_world_path
-from sandbox.worlds.world import load_world, load_world_file, parse_document
+from huskyvoice_sandbox.domain.errors import InvalidWorld
+from huskyvoice_sandbox.resources import default_world_path
+from huskyvoice_sandbox.worlds.world import load_world, load_world_file, parse_document
 
 WRITE = {"Authorization": "Bearer sk_test_demo_write"}
 DOC_ID = "appt_a1b2c3d4e5"
@@ -88,7 +88,7 @@ def test_default_world_is_served_by_default(client, dump) -> None:
 
 def fresh_dump(document: dict[str, Any]) -> dict[str, Any]:
     """What the control API dumps for a freshly loaded `document` (for comparisons)."""
-    from sandbox.session.state import SandboxState
+    from huskyvoice_sandbox.session.state import SandboxState
 
     return SandboxState(load_world(document)).dump()
 

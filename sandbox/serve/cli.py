@@ -121,9 +121,9 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
         click.echo('error: the contract kit needs its extra: pip install "huskyvoice-sandbox[contract]"',
                    err=True)
         sys.exit(2)
-    import contract_tests
+    import huskyvoice_contract_kit
 
-    kit = Path(contract_tests.__file__).parent
+    kit = Path(huskyvoice_contract_kit.__file__).parent
     args = [str(kit), "-c", str(kit / "pytest.ini"), "--rootdir", str(kit)]
     for flag, value in (("--base-url", base_url), ("--api-key", api_key),
                         ("--read-only-key", read_only_key), ("--admin-token", admin_token),

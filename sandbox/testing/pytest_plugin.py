@@ -143,7 +143,7 @@ def huskyvoice_world(request: pytest.FixtureRequest) -> str | Path | dict[str, A
 @pytest.fixture
 def _huskyvoice_app(request: pytest.FixtureRequest) -> Iterator[Any]:
     """This test's fresh sandbox app, shared by huskyvoice and huskyvoice_server."""
-    from sandbox import create_app
+    from huskyvoice_sandbox import create_app
 
     from ..web.http import EXTENSION
 
@@ -590,7 +590,7 @@ class InProcessSandbox(SandboxHandle):
 
     def _exchange(self, method: str, path: str, body: bytes | None,
                   headers: dict[str, str]) -> tuple[int, Iterable[tuple[str, str]], bytes]:
-        # A forced drop raises sandbox.session.forcing.ConnectionDropped (a ConnectionError) from here.
+        # A forced drop raises huskyvoice_sandbox.session.forcing.ConnectionDropped (a ConnectionError) from here.
         response = self.client.open(path, method=method, data=body, headers=headers)
         return response.status_code, list(response.headers.items()), response.get_data()
 
