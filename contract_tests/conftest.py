@@ -20,7 +20,6 @@ from typing import Any, Iterator
 
 import pytest
 import schemathesis
-
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.run import STATE
 from huskyvoice_contract_kit.schemas import build_schema

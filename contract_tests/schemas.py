@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
-from schemathesis import Config
-
 from huskyvoice_contract_kit.target import Target
 from huskyvoice_sandbox.resources import spec_path
 from huskyvoice_sandbox.spec.contract import Contract
+from schemathesis import Config
 
 # Valid requests the API refuses for documented business reasons, beyond Schemathesis' defaults
 # (2xx, 401, 403, 404, 409, 429): a time outside every window (422), and, for a create, a

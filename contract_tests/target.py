@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
-
 from huskyvoice_sandbox.resources import default_world_path
 
 # Keys of the packaged default world, used when the target is a sandbox seeded with it.

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from huskyvoice_contract_kit import scenarios
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.target import Target

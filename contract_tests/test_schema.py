@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
-
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.run import operation_allowed
 from huskyvoice_contract_kit.target import Target

@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import settings
-
 from huskyvoice_contract_kit.target import Target
+from hypothesis import settings
 
 WRITES = ("POST", "PATCH")
 

@@ -11,7 +11,6 @@ from typing import Any, Callable, Iterator
 import pytest
 from flask.testing import FlaskClient
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
-
 from huskyvoice_sandbox import create_app
 from huskyvoice_sandbox.resources import default_world_path, scenarios_dir
 from huskyvoice_sandbox.spec.contract import Contract

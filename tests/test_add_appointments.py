@@ -20,7 +20,6 @@ import pytest
 import yaml
 from flask.testing import FlaskClient
 from helpers import DOC_ID, WRITE_KEY, appointment_in, error_of
-
 from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
 
 CHECKUP = "f47ac10b-58cc-4372-a567-0e02b2c3d479"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import huskyvoice_sandbox
+import pytest
 
 PACKAGE = Path(huskyvoice_sandbox.__file__).parent
 ORDER = ["domain", "spec", "worlds", "session", "web", "serve"]

@@ -21,7 +21,6 @@ from typing import Any, Callable, Iterator
 import pytest
 import yaml
 from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
-
 from huskyvoice_sandbox.resources import default_world_path
 
 START_TIMEOUT = 30.0

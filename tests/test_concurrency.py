@@ -10,7 +10,6 @@ from typing import Any, Iterator
 import pytest
 import requests
 from helpers import check_response
-
 from huskyvoice_sandbox.domain import booking
 from huskyvoice_sandbox.serve.server import ServerThread
 

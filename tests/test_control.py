@@ -10,11 +10,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import huskyvoice_sandbox
 import pytest
 import yaml
 from helpers import REMOTE
-
-import huskyvoice_sandbox
 from huskyvoice_sandbox.resources import default_world_path
 from huskyvoice_sandbox.worlds.world import parse_document
 

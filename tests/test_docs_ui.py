@@ -12,12 +12,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import huskyvoice_sandbox
 import pytest
 from helpers import error_of
-from PIL import Image, ImageChops
-
-import huskyvoice_sandbox
 from huskyvoice_sandbox.web.docs import ASSETS
+from PIL import Image, ImageChops
 
 PAGE_URL = "http://localhost/docs"  # what relative references on the page resolve against
 PATCH_PATH = "/v1/appointments/{appointment_id}"

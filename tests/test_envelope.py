@@ -9,12 +9,11 @@ from __future__ import annotations
 import io
 import logging
 
+import huskyvoice_sandbox.domain.booking
+import huskyvoice_sandbox.web.render
 import pytest
 import yaml
 from helpers import error_of
-
-import huskyvoice_sandbox.domain.booking
-import huskyvoice_sandbox.web.render
 from huskyvoice_sandbox.resources import spec_path
 
 DOC_ID = "appt_a1b2c3d4e5"

@@ -17,7 +17,6 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
-
 from huskyvoice_sandbox.session.forcing import ConnectionDropped
 from huskyvoice_sandbox.spec.contract import Contract
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 
 import pytest
-
 from huskyvoice_sandbox.spec.contract import Contract
 
 CI_BUDGET = 200

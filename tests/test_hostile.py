@@ -34,10 +34,9 @@ from urllib.parse import unquote
 
 import pytest
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
-from wire import HeaderValue, Reply, send
-
 from huskyvoice_sandbox.spec import strictjson
 from huskyvoice_sandbox.spec.contract import Contract
+from wire import HeaderValue, Reply, send
 
 pytestmark = pytest.mark.live
 

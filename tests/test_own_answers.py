@@ -14,12 +14,11 @@ from typing import Any, Iterator
 
 import pytest
 from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response, sample_request
-from wire import send
-
 from huskyvoice_sandbox import create_app
 from huskyvoice_sandbox.serve.server import ServerThread
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.web.http import EXTENSION
+from wire import send
 
 pytestmark = pytest.mark.live
 

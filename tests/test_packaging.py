@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from huskyvoice_sandbox.resources import default_world_path, spec_path, world_schema_path
+from huskyvoice_sandbox.resources import (
+    default_world_path,
+    spec_path,
+    world_schema_path,
+)
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
-
 from huskyvoice_sandbox.session.forcing import ConnectionDropped
 from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "clinic-reminders"
-EXAMPLE_TESTS = 12
+EXAMPLE_TESTS = 19  # the client tests run in process and served
 DOC = "appt_a1b2c3d4e5"  # the default world's documented appointment
 
 

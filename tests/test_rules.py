@@ -17,7 +17,6 @@ import re
 import pytest
 import yaml
 from helpers import appointment_in, error_of
-
 from huskyvoice_sandbox.resources import default_world_path
 
 WRITE_KEY = "sk_test_demo_write"

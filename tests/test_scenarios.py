@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from huskyvoice_contract_kit import scenarios
 from huskyvoice_contract_kit.target import Target
 from huskyvoice_sandbox.domain.errors import InvalidWorld

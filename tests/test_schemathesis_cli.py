@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from helpers import LiveServer
-
 from huskyvoice_sandbox.resources import spec_path
 from huskyvoice_sandbox.spec.contract import Contract
 

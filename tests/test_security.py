@@ -52,7 +52,6 @@ from helpers import (
     error_of,
 )
 from helpers import OTHER_ORG_KEY as LAKEVIEW_KEY
-
 from huskyvoice_sandbox.resources import default_world_path
 from huskyvoice_sandbox.session.journal import MAX_BODY_CHARS
 from huskyvoice_sandbox.session.ratelimit import SlidingWindowLimiter

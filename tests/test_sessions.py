@@ -8,7 +8,6 @@ from typing import Any, Iterator
 import pytest
 import requests
 from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
-
 from huskyvoice_sandbox.serve.server import ServerThread
 
 SESSION = "X-Sandbox-Session"

@@ -6,9 +6,8 @@ import json
 
 import yaml
 from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
-from openapi_spec_validator import validate
-
 from huskyvoice_sandbox.resources import spec_path
+from openapi_spec_validator import validate
 
 
 def test_spec_passes_openapi_spec_validator() -> None:

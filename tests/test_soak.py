@@ -44,7 +44,6 @@ from typing import Any, Callable
 import pytest
 import requests
 from helpers import DOC_ID, OTHER_ORG_KEY, READ_KEY, WRITE_KEY
-
 from huskyvoice_sandbox.session.journal import DEFAULT_SIZE as JOURNAL_SIZE
 
 SOAK_SECONDS = float(os.environ.get("HUSKYVOICE_SOAK_SECONDS", "60"))

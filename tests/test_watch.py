@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from helpers import DOC_ID, WRITE_KEY, appointment_in
-
 from huskyvoice_sandbox.resources import default_world_path
 from huskyvoice_sandbox.serve.watch import WorldWatcher
 from huskyvoice_sandbox.worlds.world import World

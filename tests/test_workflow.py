@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import huskyvoice_sandbox.domain.index
 import pytest
 import yaml
 from flask.testing import FlaskClient
@@ -33,13 +34,11 @@ from helpers import (
     appointment_in,
     error_of,
 )
-from werkzeug.test import TestResponse
-
-import huskyvoice_sandbox.domain.index
 from huskyvoice_sandbox import create_app
 from huskyvoice_sandbox.resources import default_world_path, spec_path
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.web.operations import SpecMismatch, flask_rule
+from werkzeug.test import TestResponse
 
 AADHI = "appt_a1b2c3d4e5"            # confirmed, Mon 06-15 09:30 Main MA, General Checkup
 AADHI_NEXT = "appt_b2c3d4e5f6"       # confirmed, Mon 06-22 Main MA, General Checkup

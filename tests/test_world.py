@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-
 from huskyvoice_sandbox.domain.errors import InvalidWorld
 from huskyvoice_sandbox.resources import default_world_path
 from huskyvoice_sandbox.worlds.world import load_world, load_world_file, parse_document

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
-
 from huskyvoice_sandbox.domain.errors import InvalidWorld
 from huskyvoice_sandbox.resources import default_world_path, world_schema_path
 from huskyvoice_sandbox.worlds.world import load_world
+from jsonschema import Draft202012Validator
 
 DATES = ["2026-06-15", "2026-02-30", "2026-13-01", "2026-6-15", "2026-06-15 ", "+2026-06-15",
          "２０２６-06-15", "٢٠٢٦-٠٦-١٥", "2026-06-15T00:00:00Z", "2026-06-1\u0665", ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 
@@ -38,11 +39,17 @@ def parse_utc(text: str) -> datetime:
 
 
 class Clock:
-    """Frozen (a fixed moment that only moves when set) or real time. Thread-safe."""
+    """Frozen (a fixed moment that only moves when set) or real time. Thread-safe.
+
+    `elapsed_now()` is the time waits are measured in (rate limits): the sandbox's now plus the
+    real time gone by since the clock was frozen there. So a client that waits `Retry-After`
+    seconds is served again even on a frozen clock, and moving the clock moves it too.
+    """
 
     def __init__(self, frozen_at: datetime | None = None) -> None:
         self._lock = threading.Lock()
         self._frozen_at = frozen_at
+        self._frozen_since = time.monotonic()
 
     @property
     def frozen(self) -> bool:
@@ -52,10 +59,18 @@ class Clock:
         with self._lock:
             return self._frozen_at if self._frozen_at is not None else utc_now()
 
+    def elapsed_now(self) -> float:
+        """Seconds since the epoch on the sandbox's clock, real time included (see the class)."""
+        with self._lock:
+            if self._frozen_at is None:
+                return time.time()
+            return self._frozen_at.timestamp() + (time.monotonic() - self._frozen_since)
+
     def freeze(self, moment: datetime | None) -> None:
         """Freeze at `moment`; None returns to real time."""
         with self._lock:
             self._frozen_at = moment
+            self._frozen_since = time.monotonic()
 
     def advance(self, seconds: float) -> datetime:
         """Move a frozen clock forward (or back, with a negative number)."""

@@ -99,6 +99,7 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
     for listener in list(listeners.values()):  # one per address the host resolves to
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = JsonErrorChannel
+    server.sandbox_map = listeners  # listeners, and the client channels waitress adds as they come
     return server
 
 
@@ -123,7 +124,9 @@ class ServerThread:
         self._stopping.set()
         self.server.task_dispatcher.shutdown()
         self.server.close()
-        self._thread.join(timeout=5)  # a kept-alive client connection can hold the loop; daemon
+        for channel in list(self.server.sandbox_map.values()):  # kept-alive clients hold the loop
+            channel.close()
+        self._thread.join(timeout=5)
 
     def __enter__(self) -> ServerThread:
         return self.start()

@@ -1,11 +1,11 @@
-"""Per-key sliding-window rate limit, in sandbox time."""
+"""Per-key sliding-window rate limit, in the sandbox's elapsed time (its clock, plus the real time
+gone by since it was set: Clock.elapsed_now)."""
 
 from __future__ import annotations
 
 import math
 import threading
 from collections import deque
-from datetime import datetime
 
 WINDOW_SECONDS = 60.0
 
@@ -21,11 +21,11 @@ class SlidingWindowLimiter:
         self._lock = threading.Lock()
         self._hits: dict[bytes, deque[float]] = {}
 
-    def hit(self, key_id: bytes, limit: int | None, now: datetime) -> int | None:
-        """Count one request; None if it is allowed, else the whole seconds to wait."""
+    def hit(self, key_id: bytes, limit: int | None, stamp: float) -> int | None:
+        """Count one request at `stamp` (seconds); None if it is allowed, else the whole seconds
+        to wait."""
         if limit is None:
             return None
-        stamp = now.timestamp()
         with self._lock:
             hits = self._hits.setdefault(key_id, deque())
             while hits and (hits[0] <= stamp - WINDOW_SECONDS or hits[0] > stamp):

@@ -44,6 +44,7 @@ __all__ = ["Call", "Headers", "InProcessSandbox", "Reply", "SandboxControlError"
            "ServedSandbox"]
 
 WORLD_OPTION = "huskyvoice_world"
+PRODUCTION = "https://api.huskyvoice.ai"  # the base URL a client's calls are routed from
 _UNSET: Any = object()
 
 # -- pytest hooks ---------------------------------------------------------------------------------
@@ -427,6 +428,35 @@ class SandboxHandle:
     def _auth(self, key: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
         key = self.key if key is None else key
         return {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
+
+    # -- your own HTTP client -------------------------------------------------------------------
+    def requests_session(self, base_url: str = PRODUCTION) -> Any:
+        """A `requests.Session` whose calls to `base_url` (default: the production API) reach this
+        sandbox; a forced drop raises `requests.exceptions.ConnectionError`. Needs the
+        `requests` extra."""
+        from .clients import requests_session
+
+        return requests_session(self._exchange, base_url)
+
+    def httpx_client(self, base_url: str = PRODUCTION, **options: Any) -> Any:
+        """An `httpx.Client` on `base_url` answered by this sandbox; a forced drop raises
+        `httpx.RemoteProtocolError`. Needs the `httpx` extra."""
+        from .clients import httpx_client
+
+        return httpx_client(self._exchange, base_url, **options)
+
+    def httpx_async_client(self, base_url: str = PRODUCTION, **options: Any) -> Any:
+        """The same as an `httpx.AsyncClient`."""
+        from .clients import httpx_async_client
+
+        return httpx_async_client(self._exchange, base_url, **options)
+
+    def intercept(self, base_url: str = PRODUCTION) -> Any:
+        """A context manager: while it is open, every `requests` and `httpx` call to `base_url`,
+        from any code (your client as it is), reaches this sandbox."""
+        from .clients import intercept
+
+        return intercept(self._exchange, base_url)
 
     # -- keys ---------------------------------------------------------------------------------
     @property

@@ -185,7 +185,7 @@ def authorize(op: Operation, store: Store, state: SandboxState) -> Credential:
     if not op.allows(credential.api_key.scopes):
         raise InsufficientScope(f"This API key lacks the {op.scopes_wanted()} scope.")
     org = credential.organization
-    wait = state.limiter.hit(credential.digest, org.rate_limit_per_minute, state.clock.now())
+    wait = state.limiter.hit(credential.digest, org.rate_limit_per_minute, state.clock.elapsed_now())
     if wait is not None:
         raise RateLimitExceeded(
             f"Rate limit of {org.rate_limit_per_minute} requests per minute exceeded. "

@@ -1,28 +1,30 @@
-"""A small client for the HuskyVoice appointments API, on the standard library only."""
+"""A small client for the HuskyVoice appointments API, on `requests`."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import quote
 
+import requests
+
 from .errors import BY_CODE, ApiError, ApiUnavailable, RateLimited
+
+PRODUCTION = "https://api.huskyvoice.ai"
 
 
 class AppointmentsClient:
     """`GET` and `PATCH /v1/appointments/{id}`. A 429 is retried after its Retry-After, at most
-    `max_retries` times and only when the wait is at most `max_wait` seconds; `sleep` is
-    injectable so tests never wait."""
+    `max_retries` times and only when the wait is at most `max_wait` seconds; `sleep` and the
+    `requests` session are injectable, so tests never wait and can answer in process."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, max_retries: int = 2,
-                 max_wait: float = 30.0, sleep: Callable[[float], Any] = time.sleep) -> None:
+    def __init__(self, api_key: str, base_url: str = PRODUCTION, *, session: requests.Session | None = None,
+                 timeout: float = 10.0, max_retries: int = 2, max_wait: float = 30.0,
+                 sleep: Callable[[float], Any] = time.sleep) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.session = session or requests.Session()
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_wait = max_wait
@@ -54,31 +56,28 @@ class AppointmentsClient:
                 self.sleep(exc.retry_after)
 
     def _send(self, method: str, appointment_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"{self.base_url}/v1/appointments/{quote(appointment_id, safe='')}", method=method,
-            data=None if body is None else json.dumps(body).encode("utf-8"),
-            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
-                     "Accept": "application/json"})
+        url = f"{self.base_url}/v1/appointments/{quote(appointment_id, safe='')}"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.load(response)["data"]
-        except urllib.error.HTTPError as exc:
-            raise _error(exc) from None
-        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+            response = self.session.request(method, url, json=body, timeout=self.timeout, headers={
+                "Authorization": f"Bearer {self.api_key}", "Accept": "application/json"})
+        except requests.RequestException as exc:
             # Not retried: a PATCH may or may not have been applied before the connection went.
             raise ApiUnavailable(f"{method} {appointment_id}: no answer from the API ({exc})") from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        return response.json()["data"]
 
 
-def _error(exc: urllib.error.HTTPError) -> ApiError:
+def _error(response: requests.Response) -> ApiError:
     try:
-        error = json.loads(exc.read()).get("error") or {}
+        error = response.json().get("error") or {}
     except ValueError:
         error = {}
     code = error.get("code")
     kind = BY_CODE.get(code or "", ApiError)
-    args = (exc.code, code, error.get("message") or exc.reason, error.get("details"))
+    args = (response.status_code, code, error.get("message") or response.reason, error.get("details"))
     if kind is RateLimited:
-        retry_after = exc.headers.get("Retry-After", "").strip()
+        retry_after = response.headers.get("Retry-After", "").strip()
         return RateLimited(*args, retry_after=int(retry_after) if retry_after.isdigit() else 60)
     return kind(*args)
 

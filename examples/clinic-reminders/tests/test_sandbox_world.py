@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
 from clinic_world import DASHBOARD_KEY, NEHA, REMINDERS_KEY, RIYA
 
 
