@@ -38,6 +38,11 @@ def default_world_path() -> Path:
     return fixtures_dir() / "default.yaml"
 
 
+def starter_world_path() -> Path:
+    """The commented world `huskyvoice-sandbox init` writes."""
+    return fixtures_dir() / "starter.yaml"
+
+
 def scenarios_dir() -> Path:
     return fixtures_dir() / "scenarios"
 
@@ -48,3 +53,8 @@ def world_schema_path() -> Path:
 
 def forced_response_schema_path() -> Path:
     return Path(str(_PACKAGE / "schemas" / "forced-response.schema.json"))
+
+
+def control_spec_path() -> Path:
+    """The control API's OpenAPI description (served at /_sandbox/openapi.yaml)."""
+    return Path(str(_PACKAGE / "schemas" / "control-openapi.yaml"))

@@ -3,6 +3,7 @@ live server, and assertions (importable because pytest puts tests/ on sys.path).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -90,6 +91,13 @@ def _parameter_pointer(contract: Contract, op: Any, name: str) -> str:
     return f"/paths/{op.path.replace('/', '~1')}/{op.method.lower()}/parameters/{index}"
 
 
+@functools.lru_cache(maxsize=1)
+def control_contract() -> Contract:
+    from huskyvoice_sandbox.resources import control_spec_path
+
+    return Contract(control_spec_path())
+
+
 class ContractViolation(AssertionError):
     pass
 
@@ -99,6 +107,9 @@ def check_response(contract: Contract, method: str, path: str, status: int,
     """Fail the test if a response breaks the contract (or the envelope, off-contract)."""
     if path.startswith("/openapi.") or (path.startswith("/docs") and status < 400):
         return  # the spec itself; the HTML docs page and its assets (their errors are JSON)
+    if path == "/" and status == 200:  # the index: where to go from here
+        assert json.loads(body_bytes)["success"] is True
+        return
     if method == "HEAD":
         assert body_bytes == b"", "HEAD must not have a body"
         return
@@ -108,12 +119,10 @@ def check_response(contract: Contract, method: str, path: str, status: int,
     assert content_type.startswith("application/json"), \
         f"{method} {path} -> {status} answered {content_type!r}, not JSON"
     body = json.loads(body_bytes)
-    if path.startswith("/_sandbox/"):
-        assert isinstance(body, dict) and isinstance(body.get("success"), bool), body
-        if status >= 400:
-            problems = contract.response_problems("TRACE", path, status, headers, body)
-            if problems:
-                raise ContractViolation(f"{method} {path} -> {status}: {problems}")
+    if path.startswith("/_sandbox/"):  # the control API's own spec (/_sandbox/openapi.yaml)
+        problems = control_contract().response_problems(method, path, status, headers, body)
+        if problems:
+            raise ContractViolation(f"{method} {path} -> {status} breaks the control API's spec: {problems}\n{body}")
         return
     problems = contract.response_problems(method, path, status, headers, body)
     if problems:

@@ -423,3 +423,50 @@ def test_serve_fixtures_serves_a_packaged_scenario(serve, checked_http) -> None:
         (len(world.organizations), len(world.appointments))
     served = checked_http("GET", f"{server.url}/_sandbox/world").json()["data"]
     assert [o["id"] for o in served["organizations"]] == [o.id for o in world.organizations]
+
+
+# -- init, and --world ------------------------------------------------------------------------------
+
+def test_init_writes_a_commented_starter_world_that_validates(tmp_path: Path) -> None:
+    path = tmp_path / "world.yaml"
+    written = run("init", str(path))
+    assert written.returncode == 0, written.stderr
+    assert f"huskyvoice-sandbox serve --world {path} --watch" in written.stdout
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("#") and text.count("#") > 10  # commented, to be edited
+    checked = run("validate", str(path))
+    assert checked.returncode == 0 and "ok (1 organizations, 1 appointments)" in checked.stdout
+
+
+def test_init_does_not_overwrite_without_force(tmp_path: Path) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text("mine", encoding="utf-8")
+    refused = run("init", str(path))
+    assert refused.returncode == 1 and "exists" in refused.stderr
+    assert path.read_text(encoding="utf-8") == "mine"
+    assert run("init", str(path), "--force").returncode == 0
+    assert path.read_text(encoding="utf-8").startswith("# A starter world")
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("option", ["--world", "--fixtures"])
+def test_serve_takes_the_world_as_world_or_fixtures(serve, checked_http, tmp_path, option) -> None:
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(SMALL_WORLD), encoding="utf-8")
+    server = serve(option, str(path))
+    response = checked_http("GET", f"{server.url}/v1/appointments/appt_small_1",
+                            headers={"Authorization": "Bearer sk_test_small"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "the document is empty"), ("- a\n- b\n", "the document is a list, not a mapping"),
+    ("just words\n", "the document is a single string, not a mapping"),
+])
+def test_a_world_that_is_not_a_mapping_is_told_in_a_sentence(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text(text, encoding="utf-8")
+    checked = run("validate", str(path))
+    assert checked.returncode == 1
+    assert f"document: {words}" in checked.stderr and "huskyvoice-sandbox init" in checked.stderr
+    assert "None is not of type" not in checked.stderr

@@ -549,3 +549,22 @@ def test_clock_takes_only_the_api_s_utc_datetime_form(client, now) -> None:
     response = client.put("/_sandbox/clock", json={"now": now})
     assert response.status_code == 400
     assert error(response)["details"][0]["location"] == "body.now"
+
+
+def test_every_control_route_is_described_by_the_control_spec_and_back(app) -> None:
+    """/_sandbox/openapi.yaml describes the control API: its operations are the routes served."""
+    from helpers import control_contract
+
+    served = {(method, rule.rule.replace("<", "{").replace(">", "}"))
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/_sandbox/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {(op.method, op.path) for op in control_contract().operations.values()}
+    assert served == described
+
+
+def test_the_control_spec_is_served_and_valid(client) -> None:
+    from openapi_spec_validator import validate
+
+    response = client.get("/_sandbox/openapi.yaml")
+    assert response.status_code == 200 and "yaml" in response.mimetype
+    validate(yaml.safe_load(response.get_data(as_text=True)))

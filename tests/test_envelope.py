@@ -31,7 +31,6 @@ def allowed(response) -> set[str]:
 # -- unknown paths: 404 NOT_FOUND ------------------------------------------------------------
 
 @pytest.mark.parametrize("path", [
-    "/",
     "/nope",
     "/v1",
     "/v1/appointments/",
@@ -219,17 +218,42 @@ def test_openapi_yaml_is_the_spec(client) -> None:
     response = client.get("/openapi.yaml")
     assert response.status_code == 200
     assert "yaml" in response.mimetype
-    assert response.get_data(as_text=True) == spec_path().read_text(encoding="utf-8")
+    served, original = response.get_data(as_text=True), spec_path().read_text(encoding="utf-8")
+    # The file as written, but for the sandbox's own server entry: the origin it is served from.
+    assert served.replace('  - url: "http://localhost"\n    description: this huskyvoice-sandbox\n', "") == \
+        original.replace("  - url: http://127.0.0.1:8080\n    description: huskyvoice-sandbox (default port)\n", "")
 
 
 def test_openapi_json_is_the_same_spec(client) -> None:
     response = client.get("/openapi.json")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
-    assert response.get_json() == yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    served = {k: v for k, v in response.get_json().items() if k != "servers"}  # servers: see below
+    assert served == {k: v for k, v in yaml.safe_load(spec_path().read_text(encoding="utf-8")).items()
+                      if k != "servers"}
     assert "/v1/appointments/{appointment_id}" in response.get_json()["paths"]
 
 
 @pytest.mark.parametrize("path", ["/openapi.yaml", "/openapi.json"])
 def test_spec_needs_no_credentials(client, path) -> None:
     assert client.get(path).status_code == 200
+
+
+# -- the root, and the spec as served ------------------------------------------------------------
+
+def test_the_root_points_to_the_docs_the_specs_and_health(client) -> None:
+    body = client.get("/", base_url="http://127.0.0.1:8123").get_json()
+    assert body["success"] is True
+    assert {k: v for k, v in body["data"].items() if k not in ("name", "version")} == {
+        "docs": "http://127.0.0.1:8123/docs", "openapi": "http://127.0.0.1:8123/openapi.yaml",
+        "control_api": "http://127.0.0.1:8123/_sandbox/openapi.yaml",
+        "health": "http://127.0.0.1:8123/_sandbox/health", "api": "http://127.0.0.1:8123/v1/"}
+
+
+@pytest.mark.parametrize("path", ["/openapi.yaml", "/openapi.json"])
+def test_the_served_spec_lists_the_origin_it_is_served_from(client, path) -> None:
+    served = yaml.safe_load(client.get(path, base_url="http://localhost:9876").get_data(as_text=True))
+    assert served["servers"] == [{"url": "http://localhost:9876", "description": "this huskyvoice-sandbox"},
+                                 {"url": "https://api.huskyvoice.ai", "description": "Production"}]
+    assert {k: v for k, v in served.items() if k != "servers"} == \
+        {k: v for k, v in yaml.safe_load(spec_path().read_text(encoding="utf-8")).items() if k != "servers"}

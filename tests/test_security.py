@@ -117,6 +117,7 @@ class ControlRoute:
 REPLACEMENT_WORLD = json.dumps({**default_world_doc(), "description": "put by a refused client",
                                 "clock": "2027-01-01T00:00:00.000Z"}).encode()
 CONTROL_ROUTES = [
+    ControlRoute("GET", "/_sandbox/openapi.yaml"),
     ControlRoute("GET", "/_sandbox/health"),
     ControlRoute("POST", "/_sandbox/reset", mutates=True),
     ControlRoute("GET", "/_sandbox/world"),

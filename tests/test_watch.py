@@ -185,7 +185,7 @@ def test_serve_watch_needs_a_world_file() -> None:
     result = subprocess.run(cli + ["serve", "--port", "0", "--watch"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2
-    assert "--watch needs --fixtures PATH" in result.stderr
+    assert "--watch needs --world PATH" in result.stderr
     assert "http://" not in result.stdout
 
 

@@ -226,9 +226,12 @@ def test_schema_problem_is_refused_and_located(change, location, fragment) -> No
     assert_listed(refused(mutated(change)), location, fragment)
 
 
-@pytest.mark.parametrize("document", [None, [], "hello", 5], ids=repr)
-def test_a_document_that_is_not_a_mapping_is_refused(document) -> None:
-    assert_listed(refused(document), "world", "is not of type 'object'")
+@pytest.mark.parametrize("document, kind", [(None, "is empty"), ([], "is a list, not a mapping"),
+                                            ("hello", "is a single string, not a mapping"),
+                                            (5, "is a number, not a mapping")], ids=repr)
+def test_a_document_that_is_not_a_mapping_is_refused(document, kind: str) -> None:
+    assert refused(document) == [f"document: the document {kind}; a world is a mapping with version: 1 "
+                                 "and organizations (huskyvoice-sandbox init writes a commented one)"]
 
 
 # -- references -------------------------------------------------------------------------------
@@ -622,3 +625,26 @@ def test_two_windows_with_one_batch_label_on_a_day_and_session_are_refused() -> 
     problems = refused(document)
     index = len(org(document)["calendar_windows"]) - 1
     assert_listed(problems, f"organizations[0].calendar_windows[{index}].batch", "duplicate batch")
+
+
+@pytest.mark.parametrize("change, location, name, suggestion", [
+    (lambda d: d.update(organisations=d.pop("organizations")), "world", "organisations", "organizations"),
+    (lambda d: org(d).update(time_zone=org(d).pop("timezone")), "organizations[0]", "time_zone", "timezone"),
+    (lambda d: org(d)["calendar_windows"][0].update(ai_slot=1), "organizations[0].calendar_windows[0]",
+     "ai_slot", "ai_slots"),
+], ids=["organisations", "time_zone", "ai_slot"])
+def test_an_unknown_field_suggests_the_nearest_known_name(change, location, name, suggestion) -> None:
+    assert_listed(refused(mutated(change)), location, f"unknown field {name!r} (did you mean {suggestion!r}?)")
+
+
+def test_an_unknown_field_with_no_near_name_suggests_nothing() -> None:
+    problems = refused(mutated(lambda d: org(d).update(colour="blue")))
+    assert_listed(problems, "organizations[0]", "unknown field 'colour'")
+    assert not any("did you mean" in p for p in problems)
+
+
+def test_the_starter_world_loads() -> None:
+    from huskyvoice_sandbox.resources import starter_world_path
+
+    world = load_world_file(starter_world_path())
+    assert [o.id for o in world.organizations] == ["org_my_clinic"] and len(world.appointments) == 1

@@ -11,7 +11,7 @@ import click
 from .. import __version__
 from ..domain.clock import format_timestamp
 from ..domain.errors import InvalidWorld
-from ..resources import default_world_path
+from ..resources import default_world_path, starter_world_path
 from ..worlds.world import World, load_world_file
 from .server import DEFAULT_THREADS, make_server
 from .watch import WorldWatcher
@@ -27,8 +27,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--fixtures", "world_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="World file (YAML or JSON) to serve. Default: the packaged default world.")
+@click.option("--world", "--fixtures", "world_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="World file (YAML or JSON) to serve (--fixtures is the same). Default: the "
+                   "packaged default world.")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to bind.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on; 0 picks a free one.")
@@ -39,7 +40,7 @@ def main() -> None:
               help="Worker threads of the WSGI server.")
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
 @click.option("--watch", is_flag=True,
-              help="Reload the world file (--fixtures) when it changes; a world with problems "
+              help="Reload the world file (--world) when it changes; a world with problems "
                    "is reported and the previous one stays served.")
 def serve(world_path: Path | None, host: str, port: int, admin_token: str | None, threads: int,
           quiet: bool, watch: bool) -> None:
@@ -48,7 +49,8 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
     from ..web.http import EXTENSION
 
     if watch and world_path is None:
-        raise click.UsageError("--watch needs --fixtures PATH: a world file of yours to watch.")
+        raise click.UsageError("--watch needs --world PATH: a world file of yours to watch "
+                               "(huskyvoice-sandbox init writes one).")
     path = world_path or default_world_path()
     # Made before loading, so an edit saved while the server starts is reloaded, not missed.
     watcher = WorldWatcher(path) if watch else None
@@ -74,6 +76,21 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
         if watcher:
             watcher.stop()
         server.close()
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default="world.yaml")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented starter world (default: ./world.yaml) to edit and serve."""
+    if path.exists() and not force:
+        click.echo(f"error: {path} exists; choose another path, or --force to overwrite it", err=True)
+        sys.exit(1)
+    path.write_text(starter_world_path().read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {path}: one clinic, its keys, a service, a branch, two windows, one appointment")
+    click.echo("next:")
+    click.echo(f"  huskyvoice-sandbox validate {path}")
+    click.echo(f"  huskyvoice-sandbox serve --world {path} --watch")
 
 
 @main.command()

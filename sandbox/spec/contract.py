@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -97,6 +97,8 @@ class Contract:
             for op in self.operations.values() if op.query
         }
         self.responses = {op.operation_id: self._read_responses(op) for op in self.operations.values()}
+        self.defaults = {op.operation_id: response for op in self.operations.values()
+                         if (response := self._read_response(op, "default")) is not None}
 
     # -- reading the spec -------------------------------------------------------------------
     def _read_operations(self) -> list[Operation]:
@@ -145,23 +147,29 @@ class Contract:
         base = f"/paths/{_escape(op.path)}/{op.method.lower()}/responses"
         found = {}
         for status in self.resolve(base):
-            if not status.isdigit():
-                continue  # "default" or a range: nothing a forced answer can name
-            pointer = self.deref_pointer(f"{base}/{status}")
-            response = self.resolve(pointer)
-            content = response.get("content", {}).get("application/json")
-            examples = {name: self.deref(example).get("value")
-                        for name, example in (content or {}).get("examples", {}).items()}
-            headers = {}
-            for name in response.get("headers", {}):
-                header_pointer = self.deref_pointer(f"{pointer}/headers/{_escape(name)}")
-                header = self.resolve(header_pointer)
-                example = header.get("example", (header.get("examples") or [None])[0])
-                headers[name] = DocumentedHeader(name, bool(header.get("required")),
-                                                 f"{header_pointer}/schema", example)
-            body_pointer = self.deref_pointer(f"{pointer}/content/application~1json/schema") if content else None
-            found[int(status)] = DocumentedResponse(op.operation_id, int(status), examples, body_pointer, headers)
-        return found
+            if status.isdigit():  # "default" or a range: nothing a forced answer can name
+                found[int(status)] = self._read_response(op, status)
+        return found  # type: ignore[return-value]
+
+    def _read_response(self, op: Operation, status: str) -> DocumentedResponse | None:
+        base = f"/paths/{_escape(op.path)}/{op.method.lower()}/responses"
+        if status not in self.resolve(base):
+            return None
+        pointer = self.deref_pointer(f"{base}/{status}")
+        response = self.resolve(pointer)
+        content = response.get("content", {}).get("application/json")
+        examples = {name: self.deref(example).get("value")
+                    for name, example in (content or {}).get("examples", {}).items()}
+        headers = {}
+        for name in response.get("headers", {}):
+            header_pointer = self.deref_pointer(f"{pointer}/headers/{_escape(name)}")
+            header = self.resolve(header_pointer)
+            example = header.get("example", (header.get("examples") or [None])[0])
+            headers[name] = DocumentedHeader(name, bool(header.get("required")),
+                                             f"{header_pointer}/schema", example)
+        body_pointer = self.deref_pointer(f"{pointer}/content/application~1json/schema") if content else None
+        return DocumentedResponse(op.operation_id, int(status) if status.isdigit() else 0, examples,
+                                  body_pointer, headers)
 
     def _validator(self, pointer: str) -> GatedValidator:
         """The validator of the schema at `pointer`, compiled once."""
@@ -177,6 +185,23 @@ class Contract:
     @cached_property
     def json_text(self) -> str:
         return json.dumps(self.spec, indent=2)
+
+    @lru_cache(maxsize=16)  # noqa: B019 - one Contract per app, a few origins each
+    def served(self, origin: str, as_json: bool) -> str:
+        """The spec as a sandbox at `origin` serves it: its own origin listed first among the
+        servers (so a generated client or "Try it out" talks to it), production after."""
+        if as_json:
+            servers = [{"url": origin, "description": "this huskyvoice-sandbox"},
+                       *[s for s in self.spec.get("servers", []) if "huskyvoice.ai" in s.get("url", "")]]
+            return json.dumps({**self.spec, "servers": servers}, indent=2)
+        lines = self.text.splitlines(keepends=True)
+        start = lines.index("servers:\n")
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+        kept = [line for line in lines[start + 1:end]]
+        production = "".join(kept[i] + kept[i + 1] for i in range(0, len(kept), 2)
+                             if "huskyvoice.ai" in kept[i])
+        own = f"  - url: {json.dumps(origin)}\n    description: this huskyvoice-sandbox\n"
+        return "".join(lines[:start + 1]) + own + production + "".join(lines[end:])
 
     def body_fields(self, operation_id: str) -> tuple[str, ...]:
         """The request body's declared properties, in spec order."""
@@ -261,7 +286,7 @@ class Contract:
         op = self.operation_for(method, path)
         if op is None:
             return self._schema_problems("/components/schemas/ErrorEnvelope", body)
-        response = self.responses[op.operation_id].get(status)
+        response = self.responses[op.operation_id].get(status) or self.defaults.get(op.operation_id)
         if response is None:
             return [f"{op.operation_id}: status {status} is not documented"]
         sent = {name.lower(): value for name, value in headers.items()}  # names are case-blind

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from .. import __version__
 from ..domain.errors import (
     ApiError,
     Detail,
@@ -33,6 +34,7 @@ from .http import (
     EXTENSION,
     Runtime,
     error_response,
+    json_response,
     runtime,
     session_state,
 )
@@ -84,6 +86,7 @@ def create_app(
     app.register_blueprint(operations.blueprint(app.extensions[EXTENSION].contract))
     app.register_blueprint(control.bp)
     app.register_blueprint(docs.bp)
+    app.add_url_rule("/", "index", _index)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml)
     app.add_url_rule("/openapi.json", "spec_json", _spec_json)
     app.register_error_handler(ApiError, error_response)
@@ -105,11 +108,26 @@ def _resolve_world(world: WorldSource) -> World:
 
 
 def _spec_yaml() -> Response:
-    return Response(runtime().contract.text, mimetype="application/yaml")
+    return Response(runtime().contract.served(_origin(), False), mimetype="application/yaml")
 
 
 def _spec_json() -> Response:
-    return Response(runtime().contract.json_text, mimetype="application/json")
+    return Response(runtime().contract.served(_origin(), True), mimetype="application/json")
+
+
+def _origin() -> str:
+    """Where the client reached this sandbox (scheme, host and port, as it asked)."""
+    return request.host_url.rstrip("/")
+
+
+def _index() -> Response:
+    """`GET /`: where to go from here."""
+    base = _origin()
+    return json_response({"success": True, "data": {
+        "name": "huskyvoice-sandbox", "version": __version__,
+        "docs": f"{base}/docs", "openapi": f"{base}/openapi.yaml",
+        "control_api": f"{base}/_sandbox/openapi.yaml", "health": f"{base}/_sandbox/health",
+        "api": f"{base}/v1/"}})
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 from .. import __version__
 from ..domain.clock import format_timestamp, parse_utc
 from ..domain.errors import Detail, InvalidField, ValidationError
+from ..resources import control_spec_path
 from ..session import forcing
 from ..session.sessions import DEFAULT_SESSION, SESSION_HEADER, check_name
 from ..worlds.world import add_appointments as add_to_store
@@ -37,6 +38,12 @@ def guard() -> None:
 
 def ok(data: Any, status: int = 200) -> Response:
     return json_response({"success": True, "data": data}, status)
+
+
+@bp.get("/openapi.yaml")
+def control_spec() -> Response:
+    """This API's own OpenAPI description."""
+    return Response(control_spec_path().read_text(encoding="utf-8"), mimetype="application/yaml")
 
 
 @bp.get("/health")

@@ -7,6 +7,7 @@ e.g. ``organizations[0].appointments[3].branch_id: unknown branch 'x'``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections import Counter, defaultdict
@@ -161,8 +162,10 @@ def _describe(error: SchemaError) -> tuple[tuple[Any, ...], str]:
         if missing:
             return path + (missing.group(1),), "is required"
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return path, "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(map(repr, extra))
+        known = list(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        return path, "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(
+            repr(name) + _suggestion(name, known) for name in extra)
     if error.validator == "pattern" and path and path[-1] in ("start_time", "end_time"):
         return path, f"{error.instance!r} is not a time HH:MM (00:00 to 24:00)"
     if error.validator in ("format", "pattern", "oneOf") and path and path[-1] in (
@@ -171,8 +174,24 @@ def _describe(error: SchemaError) -> tuple[tuple[Any, ...], str]:
     return path, error.message
 
 
+def _suggestion(name: Any, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _not_a_mapping(document: Any) -> str:
+    if document is None:
+        return ("the document is empty; a world is a mapping with version: 1 and organizations "
+                "(huskyvoice-sandbox init writes a commented one)")
+    kind = {list: "a list", str: "a single string", bool: "a boolean"}.get(type(document), "a number")
+    return (f"the document is {kind}, not a mapping; a world is a mapping with version: 1 and "
+            "organizations (huskyvoice-sandbox init writes a commented one)")
+
+
 def load_world(document: Any, source: str = "<world>") -> World:
     """Validate a parsed world document and build the World, or raise InvalidWorld."""
+    if not isinstance(document, dict):
+        raise InvalidWorld(source, [Detail("document", _not_a_mapping(document))])
     problems = _schema_problems(document)
     details = [d for _, d in problems]
     if not isinstance(document, dict) or not isinstance(document.get("organizations"), list):
