@@ -23,7 +23,7 @@ import schemathesis
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.run import STATE
 from huskyvoice_contract_kit.schemas import build_schema
-from huskyvoice_contract_kit.target import DEFAULT_MAX_CREATES, Target
+from huskyvoice_contract_kit.target import DEFAULT_MAX_CREATES, Target, unreachable
 from huskyvoice_sandbox.spec.contract import Contract
 
 DEFAULT_SEED = 20260615
@@ -66,6 +66,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    base_url = config.getoption("--base-url")
+    problem = unreachable(base_url) if base_url else None
+    if problem:
+        raise pytest.UsageError(f"{base_url} does not answer ({problem}); is the address right, and is it running?")
     ids = config.getoption("--appointment-id") or [
         i for i in (_env("HUSKYVOICE_APPOINTMENT_IDS") or "").split(",") if i]
     target = Target.build(
@@ -81,6 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     target: Target = STATE["target"]
     lines = [f"contract kit target: {target.mode}",
+             "contract kit: a failure prints commands that reproduce it; they read your key from "
+             "$HUSKYVOICE_API_KEY" + ("" if target.base_url else " (for the default world: sk_test_demo_write)"),
              f"contract kit seed: {config.getoption('--seed')} (replay with --seed), "
              f"{config.getoption('--examples')} generated cases per operation"]
     if not target.is_sandbox:
@@ -98,7 +104,57 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+GROUPS = {"test_scenarios": "scenarios", "test_schema": "schema", "test_stateful": "stateful"}
+
+
+def reproducible(text: str, target: Target) -> str:
+    """The key read from $HUSKYVOICE_API_KEY, and the sandbox the kit ran in process replaced by
+    `huskyvoice-sandbox serve`'s address."""
+    if target.api_key:
+        text = text.replace(f"-H 'Authorization: Bearer {target.api_key}'",
+                            '-H "Authorization: Bearer $HUSKYVOICE_API_KEY"')
+        text = text.replace(target.api_key, "$HUSKYVOICE_API_KEY")
+    if target.base_url is None:
+        text = text.replace("curl -X", "curl -s -X").replace(" http://localhost/", " http://127.0.0.1:8080/")
+        text = text.replace("Reproduce with:", "Reproduce with (on `huskyvoice-sandbox serve`):")
+    return text
+
+
+@pytest.hookimpl(trylast=True)  # after Schemathesis renders its failures into the report
+def pytest_exception_interact(node: Any, call: Any, report: pytest.TestReport) -> None:
+    """A failure's curl command, made to run as pasted."""
+    target: Target | None = STATE.get("target")
+    if target is not None and report.longrepr is not None:
+        report.longrepr = reproducible(str(report.longrepr), target)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each check's outcome, by group, under the name JUnit gives it."""
+    group = GROUPS.get(report.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py"))
+    context = getattr(report, "context", None)  # a subtest: one operation of the schema suite
+    if group is None or (report.when != "call" and not (report.when == "setup" and report.outcome != "passed")):
+        return
+    if group == "schema" and context is None:
+        return  # the schema test itself; its operations are its subtests
+    name = f"{report.nodeid.split('::')[-1]}[{context.kwargs.get('label')}]" if context else \
+        report.nodeid.split("::")[-1]  # as JUnit names it
+    STATE.setdefault("groups", {}).setdefault(group, []).append((name, report.outcome))
+
+
+def _group_lines() -> list[str]:
+    lines = []
+    for group, results in STATE.get("groups", {}).items():
+        counts = {outcome: sum(1 for _, o in results if o == outcome) for outcome in ("passed", "failed", "skipped")}
+        said = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
+        failed = [name for name, outcome in results if outcome == "failed"]
+        lines.append(f"{group:<10} {said}" + (f": {'; '.join(failed)}" if failed else ""))
+    return lines
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.section("contract checks")
+    for line in _group_lines():
+        terminalreporter.write_line(line)
     coverage: Coverage | None = STATE.get("coverage")
     if coverage is not None:
         terminalreporter.section("contract coverage")
@@ -118,10 +174,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="session")
 def target() -> Iterator[Target]:
     target: Target = STATE["target"]
-    target.save_world()
     target.seed_default()
     yield target
-    target.restore_world()
+    target.close_session()
 
 
 @pytest.fixture(scope="session")

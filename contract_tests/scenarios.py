@@ -47,12 +47,13 @@ def send(target: Target, request: dict[str, Any]) -> Reply:
 class Mismatch:
     label: str
     problems: list[str]
-    curl: str
+    reproduce: list[str]  # commands, as pasted: load the scenario's world, then its steps so far
     reply: Reply
 
     def __str__(self) -> str:
         return (f"{self.label}:\n  " + "\n  ".join(self.problems) +
-                f"\n  reproduce: {self.curl}\n  got {self.reply.status}: {self.reply.text[:2000]}")
+                "\n  reproduce (each command in turn):\n    " + "\n    ".join(self.reproduce) +
+                f"\n  got {self.reply.status}: {self.reply.text[:2000]}")
 
 
 def mismatches(expect: dict[str, Any], reply: Reply, contract: Contract | None = None,
@@ -108,15 +109,20 @@ def run(target: Target, path: Path, contract: Contract | None = None,
         record: Any = None) -> list[Mismatch]:
     """Seed the scenario's world on the target, run its steps in order, list what differed."""
     target.seed(path)
+    session = f"repro-{path.stem}"  # a reproduction runs in a session of its own too
+    commands = [target.seed_command(path, session)]
+    if target.base_url is None:  # the kit ran the sandbox in process: serve one to reproduce
+        commands.insert(0, "huskyvoice-sandbox serve --quiet &")
     found = []
     for index, step in enumerate(steps_of(path)):
         request = step["request"]
         reply = send(target, request)
         if record is not None:
             record(request["method"], request["path"], reply.status, reply.json())
+        commands.append(target.curl(request["method"], request["path"], request.get("key"),
+                                    request.get("body"), request.get("headers"),
+                                    request.get("raw_body"), session=session))
         problems = mismatches(step["expect"], reply, contract, request["method"], request["path"])
         if problems:
-            curl = target.curl(request["method"], request["path"], request.get("key"),
-                               request.get("body"), request.get("headers"), request.get("raw_body"))
-            found.append(Mismatch(step_label(path, index, step), problems, curl, reply))
+            found.append(Mismatch(step_label(path, index, step), problems, list(commands), reply))
     return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
-from huskyvoice_contract_kit.target import Target
+from huskyvoice_contract_kit.target import SESSION_HEADER, Target
 from huskyvoice_sandbox.resources import spec_path
 from huskyvoice_sandbox.spec.contract import Contract
 from schemathesis import Config
@@ -48,10 +48,15 @@ def build_schema(target: Target, seed: int, examples: int, contract: Contract,
             per_operation.append(entry)
     config = Config.from_dict({
         "seed": seed,
+        # Failures print curl commands as they are (the kit's conftest puts $HUSKYVOICE_API_KEY
+        # in place of the key): sanitizing would also hide fields such as `session`.
+        "output": {"sanitization": {"enabled": False}},
         # The key as the spec's own security scheme: Schemathesis then knows the credentials are
         # given, not generated (explicit headers on a call are re-added to the negative cases
         # that leave Authorization out on purpose).
         "auth": {"openapi": {"bearerAuth": {"bearer": target.api_key}}},
+        # A served sandbox is checked in a session of its own (Target.open_session).
+        **({"headers": {SESSION_HEADER: target.session}} if target.session else {}),
         "generation": {"max-examples": examples, "database": "none", "deterministic": True},
         "phases": {"coverage": {"unexpected-methods": probe_methods(target)}},
         "operations": per_operation,

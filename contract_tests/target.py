@@ -10,6 +10,7 @@ are never deleted, so every appointment the kit creates there stays: the kit rep
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -24,6 +25,42 @@ from huskyvoice_sandbox.resources import default_world_path
 SANDBOX_WRITE_KEY = "sk_test_demo_write"
 SANDBOX_READ_KEY = "sk_test_demo_read"
 SANDBOX_APPOINTMENT = "appt_a1b2c3d4e5"
+SESSION_HEADER = "X-Sandbox-Session"
+
+
+def unreachable(base_url: str, timeout: float = 10.0) -> str | None:
+    """Why `base_url` gives no HTTP answer at all, in a few words; None when it answers (with
+    any status: a deployment may well answer / with a 404)."""
+    try:
+        requests.get(base_url.rstrip("/") + "/", timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        return _root_cause(exc)
+    return None
+
+
+def _quote(part: str) -> str:
+    """Shell quoting that still lets $HUSKYVOICE_... variables expand."""
+    return f'"{part}"' if "$HUSKYVOICE_" in part else shlex.quote(part)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a requests error: "Connection refused", not three wrappers."""
+    seen: BaseException | None = exc
+    reason = str(exc)
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        inner = getattr(seen, "reason", None)
+        if isinstance(inner, BaseException):
+            seen = inner
+            continue
+        args = [a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)]
+        seen = args[0] if args else seen.__context__
+        if seen is not None:
+            reason = str(seen)
+    return reason.split(": ", 1)[-1][:200]
+
+
 # An id that exists nowhere: writes sent to it can only ever get 404.
 NO_SUCH_APPOINTMENT = "appt_contractkit_does_not_exist"
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
@@ -49,17 +86,17 @@ class Reply:
 @dataclass
 class Target:
     base_url: str | None  # None: the sandbox in-process
-    api_key: str
-    read_only_key: str | None
+    api_key: str = field(repr=False)  # keys never in a printed target: CI logs keep them
+    read_only_key: str | None = field(repr=False)
     allow_writes: bool
     appointment_ids: list[str]
-    admin_token: str | None = None
+    admin_token: str | None = field(default=None, repr=False)
     app: Any = None
     is_sandbox: bool = False
     max_creates: int = DEFAULT_MAX_CREATES
     created: list[str] = field(default_factory=list)  # on a deployment: permanent
     creates_sent: int = 0  # creates sent to a deployment, whatever came back
-    _saved_world: str | None = field(default=None, repr=False)
+    session: str | None = None  # the X-Sandbox-Session a served sandbox is checked in
     _session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     # -- building ---------------------------------------------------------------------------
@@ -77,6 +114,7 @@ class Target:
                      appointment_ids, admin_token, max_creates=max_creates)
         target.is_sandbox = target._detect_sandbox()
         if target.is_sandbox:
+            target.open_session()
             target.api_key = api_key or SANDBOX_WRITE_KEY
             target.read_only_key = read_only_key or SANDBOX_READ_KEY
             target.allow_writes = True
@@ -97,7 +135,8 @@ class Target:
         if self.base_url is None:
             return "sandbox in-process (seeded with the default world, reset between cases)"
         if self.is_sandbox:
-            return f"sandbox at {self.base_url} (seeded through /_sandbox/, reset between cases)"
+            return (f"sandbox at {self.base_url}, in a session of its own ({SESSION_HEADER}: "
+                    f"{self.session}, removed after the run; the sandbox's other sessions are untouched)")
         if self.allow_writes:
             ids = ", ".join(self.appointment_ids) or "none"
             return (f"deployment at {self.base_url}, WRITES ALLOWED: PATCHes to {ids}; at most "
@@ -170,6 +209,8 @@ class Target:
         sent = dict(headers or {})
         if key:
             sent.setdefault("Authorization", f"Bearer {key}")
+        if self.session is not None:
+            sent.setdefault(SESSION_HEADER, self.session)
         data: Any = None
         if raw_body is not None:
             data = raw_body.encode("utf-8")
@@ -190,19 +231,36 @@ class Target:
             headers[ADMIN_HEADER] = self.admin_token
         return self.request(method, path, headers=headers, **kwargs)
 
+    @property
+    def repro_base(self) -> str:
+        """Where a printed command reproduces a failure: the target, or (for the sandbox in
+        process) `huskyvoice-sandbox serve` on its default port."""
+        return self.base_url or "http://127.0.0.1:8080"
+
     def curl(self, method: str, path: str, key: str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None, raw_body: str | None = None) -> str:
-        """The same request as a curl command, to reproduce a failure by hand (key masked)."""
-        parts = ["curl", "-X", method, (self.base_url or "http://127.0.0.1:8080") + path]
+             headers: dict[str, str] | None = None, raw_body: str | None = None,
+             session: str | None = None) -> str:
+        """The same request as a curl command that runs as pasted. The kit's own key is read
+        from $HUSKYVOICE_API_KEY (never printed); a scenario's keys are the scenario's own."""
+        parts = ["curl", "-s", "-X", method, self.repro_base + path]
+        if session:
+            parts += ["-H", f"{SESSION_HEADER}: {session}"]
+        if self.admin_token and path.startswith("/_sandbox/"):
+            parts += ["-H", f"{ADMIN_HEADER}: $HUSKYVOICE_SANDBOX_ADMIN_TOKEN"]
         if key:
-            parts += ["-H", f"Authorization: Bearer {key[:4]}…"]
+            parts += ["-H", f"Authorization: Bearer {'$HUSKYVOICE_API_KEY' if key == self.api_key else key}"]
         for name, value in (headers or {}).items():
             parts += ["-H", f"{name}: {value}"]
         if raw_body is not None or body is not None:
             if body is not None and not (headers or {}).get("Content-Type"):
                 parts += ["-H", "Content-Type: application/json"]
             parts += ["-d", raw_body if raw_body is not None else json.dumps(body)]
-        return " ".join(shlex.quote(p) for p in parts)
+        return " ".join(_quote(p) for p in parts)
+
+    def seed_command(self, world_file: Path, session: str) -> str:
+        """The command that loads a world, as the first step of a reproduction."""
+        return self.curl("PUT", "/_sandbox/world", headers={"Content-Type": "application/yaml"},
+                         session=session).replace(" -X PUT", " -X PUT --data-binary " + _quote(f"@{world_file}"))
 
     # -- what can be booked ---------------------------------------------------------------------
     def booking_hint(self, days: int = 14) -> dict[str, str]:
@@ -260,16 +318,16 @@ class Target:
         else:
             self.control("POST", "/_sandbox/reset")
 
-    def save_world(self) -> None:
-        """Keep a served sandbox's own world, to put it back after the run."""
-        if self.is_sandbox and self.app is None:
-            reply = self.control("GET", "/_sandbox/world?format=yaml")
-            self._saved_world = reply.text if reply.status == 200 else None
+    def open_session(self) -> None:
+        """A served sandbox is checked in a session of its own (X-Sandbox-Session): its default
+        session, and every other, is left exactly as it was."""
+        if self.is_sandbox and self.app is None and self.session is None:
+            self.session = f"contract-kit-{secrets.token_hex(4)}"
 
-    def restore_world(self) -> None:
-        if self._saved_world is not None:
-            self.control("PUT", "/_sandbox/world", raw_body=self._saved_world,
-                         headers={"Content-Type": "application/yaml"})
+    def close_session(self) -> None:
+        if self.session is not None:
+            self.control("DELETE", f"/_sandbox/sessions/{self.session}")
+            self.session = None
 
     def seed_default(self) -> None:
         if self.is_sandbox:

@@ -107,7 +107,8 @@ def forgets_patches(app: Any) -> Any:
     def wrapped(environ, start_response):
         body = app(environ, start_response)
         if environ["REQUEST_METHOD"] == "PATCH" and environ.get("PATH_INFO", "").startswith("/v1/"):
-            app.extensions[EXTENSION].state.reset()
+            # The session the PATCH was made in (the kit checks a served sandbox in its own).
+            app.extensions[EXTENSION].sessions.get(environ.get("HTTP_X_SANDBOX_SESSION")).reset()
         return body
     return wrapped
 

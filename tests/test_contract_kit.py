@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from broken_targets import NAMES
@@ -86,6 +86,11 @@ def test_kit_passes_on_the_sandbox_in_process() -> None:
     assert "contract kit seed: 20260615" in run.stdout
     assert "documented responses seen" in run.stdout
     assert " failed" not in run.stdout
+    assert "warnings summary" not in run.stdout  # nothing to wade through
+    checks = run.stdout.split("contract checks", 1)[1].split("contract coverage", 1)[0]
+    assert [line.split()[0] for line in checks.strip("= \n").splitlines() if line.strip()] == \
+        ["scenarios", "schema", "stateful"]  # one line per check group
+    assert "%]" not in run.stdout  # no percentages: subtests would make them jump about
 
 
 def test_each_operation_runs_its_own_cases_once_under_its_own_name() -> None:
@@ -106,12 +111,32 @@ def test_each_operation_runs_its_own_cases_once_under_its_own_name() -> None:
         assert int(sent[f"{op.method} {op.path}"][op.operation_id]) == int(checked[op.operation_id])
 
 
-def test_kit_passes_on_the_sandbox_served_over_http(serve_python) -> None:
+def get_json(url: str) -> Any:
+    return json.load(urllib.request.urlopen(url))["data"]
+
+
+def test_kit_passes_on_the_sandbox_served_over_http_and_leaves_its_sessions_alone(serve_python) -> None:
     url = serve_python(*SERVE)
+    moved = urllib.request.Request(f"{url}/v1/appointments/appt_a1b2c3d4e5", method="PATCH",
+                                   data=b'{"notes": "mine"}', headers={
+                                       "Authorization": "Bearer sk_test_demo_write",
+                                       "Content-Type": "application/json"})
+    urllib.request.urlopen(moved)  # the default session is not the loaded world any more
+    before = [get_json(f"{url}/_sandbox/{path}") for path in ("world", "requests", "clock")]
     run = kit("--base-url", url)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert f"sandbox at {url}" in run.stdout
-    assert "scenario steps skipped" not in run.stdout  # it seeded every scenario
+    assert f"sandbox at {url}, in a session of its own (X-Sandbox-Session: contract-kit-" in run.stdout
+    assert "scenario steps skipped" not in run.stdout  # it seeded every scenario, in its session
+    assert [get_json(f"{url}/_sandbox/{path}") for path in ("world", "requests", "clock")] == before
+    assert [s["name"] for s in get_json(f"{url}/_sandbox/sessions")["sessions"]] == ["default"]
+
+
+def test_an_address_where_nothing_answers_is_one_line_and_exit_2() -> None:
+    run = kit("--base-url", "http://127.0.0.1:9")
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr.strip() == ("error: http://127.0.0.1:9 does not answer (Connection refused); "
+                                  "is the address right, and is it running?")
 
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -195,6 +220,35 @@ def test_kit_catches_a_broken_target(serve_python, name: str) -> None:
         assert words in output, f"{name}: expected the report to say {words!r}:\n{output[-5000:]}"
 
 
+def test_a_failing_scenario_prints_commands_that_reproduce_it_as_pasted(serve_python) -> None:
+    url = serve_python(str(TESTS / "broken_targets.py"), "slot-full-as-400", "{port}")
+    run = kit("--base-url", url, "-k", "scenario and slot-full")
+    assert run.returncode == 1
+    block = run.stdout.split("reproduce (each command in turn):\n", 1)[1]
+    commands = [line.strip().removeprefix("E").strip() for line in block.splitlines()]
+    commands = commands[:next(i for i, c in enumerate(commands) if c.startswith("got "))]
+    assert commands[0].startswith("curl -s -X PUT --data-binary @") and "slot-full.yaml" in commands[0]
+    printed = ""
+    for command in commands:  # as pasted, in order
+        printed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30).stdout
+    assert json.loads(printed)["error"]["code"] == "SLOT_FULL"  # the 400 the kit reported, again
+    assert "got 400" in block
+
+
+def test_a_failing_generated_case_prints_a_curl_that_reads_the_key_from_the_environment(serve_python) -> None:
+    url = serve_python(str(TESTS / "broken_targets.py"), "no-success-in-errors", "{port}")
+    run = kit("--base-url", url, "-k", "conforms")
+    assert run.returncode == 1
+    lines = [line.strip().lstrip("|").strip() for line in run.stdout.splitlines()]
+    curls = [line for line in lines if line.startswith("curl ")]
+    assert curls and all("sk_test_demo_write" not in c for c in curls), curls[:3]
+    command = next(c for c in curls if '"Authorization: Bearer $HUSKYVOICE_API_KEY"' in c)
+    replayed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "HUSKYVOICE_API_KEY": "sk_test_demo_write"})
+    assert replayed.returncode == 0 and replayed.stdout  # it runs, with the key from the environment
+    assert "sk_test_demo_write" not in run.stdout + run.stderr
+
+
 def test_pytest_contract_tests_from_a_checkout_passes(request: pytest.FixtureRequest) -> None:
     """The literal command the README gives, from the repository root."""
     root = request.config.rootpath
@@ -208,6 +262,20 @@ def test_pytest_contract_tests_from_a_checkout_passes(request: pytest.FixtureReq
     assert "documented responses seen" in run.stdout
 
 
+def test_a_failing_check_has_the_same_name_on_the_console_and_in_junit(serve_python, tmp_path: Path) -> None:
+    url = serve_python(str(TESTS / "broken_targets.py"), "slot-full-as-400", "{port}")
+    report = tmp_path / "contract.xml"
+    run = kit("--base-url", url, "--junitxml", str(report))
+    assert run.returncode == 1
+    line = next(text for text in run.stdout.splitlines() if text.startswith("scenarios "))
+    failed_on_console = set(line.split(": ", 1)[1].split("; "))
+    import xml.etree.ElementTree as ET
+
+    failed_in_junit = {case.get("name") for case in ET.parse(report).iter("testcase")
+                       if case.find("failure") is not None}
+    assert failed_on_console and failed_on_console <= failed_in_junit
+
+
 def test_junitxml_report_names_each_check(tmp_path: Path) -> None:
     report = tmp_path / "contract.xml"
     run = kit("--junitxml", str(report))
@@ -217,3 +285,13 @@ def test_junitxml_report_names_each_check(tmp_path: Path) -> None:
                  "test_what_was_written_is_what_is_read_back",
                  "test_scenario_gets_the_documented_responses[slot-full]"):
         assert name in text, name
+
+
+def test_without_the_contract_extra_the_kit_names_the_install_command() -> None:
+    hide = "import sys; sys.modules['schemathesis'] = None; "  # as if it were not installed
+    run = subprocess.run([sys.executable, "-c", hide + "from huskyvoice_sandbox.serve.cli import main; main()",
+                          "contract"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip() == ('error: the contract kit needs schemathesis: '
+                                  'pip install "huskyvoice-sandbox[contract]"')
+    assert "Traceback" not in run.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -132,13 +134,21 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
     Options can also come from HUSKYVOICE_* environment variables; anything else (e.g.
     --junitxml report.xml, -x, -k NAME) goes to pytest. Exits non-zero on any violation.
     """
-    try:
-        import pytest
-    except ImportError:
-        click.echo('error: the contract kit needs its extra: pip install "huskyvoice-sandbox[contract]"',
-                   err=True)
+    missing = [name for name in ("pytest", "schemathesis", "requests") if not _importable(name)]
+    if missing:
+        click.echo(f"error: the contract kit needs {', '.join(missing)}: "
+                   'pip install "huskyvoice-sandbox[contract]"', err=True)
         sys.exit(2)
     import huskyvoice_contract_kit
+    import pytest
+    from huskyvoice_contract_kit.target import unreachable
+
+    url = base_url or os.environ.get("HUSKYVOICE_BASE_URL")
+    problem = unreachable(url) if url else None
+    if problem:
+        click.echo(f"error: {url} does not answer ({problem}); is the address right, and is it running?",
+                   err=True)
+        sys.exit(2)
 
     kit = Path(huskyvoice_contract_kit.__file__).parent
     args = [str(kit), "-c", str(kit / "pytest.ini"), "--rootdir", str(kit)]
@@ -152,6 +162,13 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
     for appointment in appointment_id:
         args += ["--appointment-id", appointment]
     sys.exit(int(pytest.main(args + list(ctx.args))))
+
+
+def _importable(name: str) -> bool:
+    """Installed, without importing it (pytest must be the first to import its plugins)."""
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
 
 
 def _load_or_exit(path: Path) -> World:
