@@ -18,6 +18,8 @@ from typing import Any, Iterator
 import pytest
 from broken_targets import NAMES
 
+pytestmark = pytest.mark.kit  # about 2.5 minutes: not in the quick run
+
 TESTS = Path(__file__).parent
 KIT_ARGS = ["--examples", "15", "-p", "no:randomly"]
 

@@ -375,19 +375,7 @@ def test_a_forced_drop_raises_a_connection_error(huskyvoice, huskyvoice_server) 
     assert huskyvoice.get_appointment(DOC).data["assigned_doctor"] is None
 
 
-# -- the README's example ---------------------------------------------------------------------------
-
-README = Path(__file__).parents[1] / "README.md"
-
-
-def test_the_readme_example_passes_as_written(pytester: pytest.Pytester) -> None:
-    if not README.is_file():
-        pytest.skip(f"{README} is absent (an installed copy without the README)")
-    section = README.read_text(encoding="utf-8").split("## pytest plugin", 1)[1].split("\n## ", 1)[0]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    pytester.makepyfile(test_readme=code)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
-
+# -- forced delays and the end of a test ------------------------------------------------------------
 
 def test_forced_delays_end_with_their_test(pytester: pytest.Pytester) -> None:
     """A test whose client timed out on forced delays (more of them than the server has
