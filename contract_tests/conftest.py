@@ -23,7 +23,8 @@ import schemathesis
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.run import STATE
 from huskyvoice_contract_kit.schemas import build_schema
-from huskyvoice_contract_kit.target import DEFAULT_MAX_CREATES, Target, unreachable
+from huskyvoice_contract_kit.target import DEFAULT_MAX_CREATES, Target
+from huskyvoice_sandbox.serve.reach import unreachable
 from huskyvoice_sandbox.spec.contract import Contract
 
 DEFAULT_SEED = 20260615

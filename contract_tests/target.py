@@ -28,37 +28,9 @@ SANDBOX_APPOINTMENT = "appt_a1b2c3d4e5"
 SESSION_HEADER = "X-Sandbox-Session"
 
 
-def unreachable(base_url: str, timeout: float = 10.0) -> str | None:
-    """Why `base_url` gives no HTTP answer at all, in a few words; None when it answers (with
-    any status: a deployment may well answer / with a 404)."""
-    try:
-        requests.get(base_url.rstrip("/") + "/", timeout=timeout, allow_redirects=False)
-    except requests.RequestException as exc:
-        return _root_cause(exc)
-    return None
-
-
 def _quote(part: str) -> str:
     """Shell quoting that still lets $HUSKYVOICE_... variables expand."""
     return f'"{part}"' if "$HUSKYVOICE_" in part else shlex.quote(part)
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost reason of a requests error: "Connection refused", not three wrappers."""
-    seen: BaseException | None = exc
-    reason = str(exc)
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        inner = getattr(seen, "reason", None)
-        if isinstance(inner, BaseException):
-            seen = inner
-            continue
-        args = [a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)]
-        seen = args[0] if args else seen.__context__
-        if seen is not None:
-            reason = str(seen)
-    return reason.split(": ", 1)[-1][:200]
 
 
 # An id that exists nowhere: writes sent to it can only ever get 404.

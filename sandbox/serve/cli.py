@@ -15,6 +15,7 @@ from ..domain.clock import format_timestamp
 from ..domain.errors import InvalidWorld
 from ..resources import default_world_path, starter_world_path
 from ..worlds.world import World, load_world_file
+from .reach import unreachable
 from .server import DEFAULT_THREADS, make_server
 from .watch import WorldWatcher
 
@@ -139,9 +140,7 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
         click.echo(f"error: the contract kit needs {', '.join(missing)}: "
                    'pip install "huskyvoice-sandbox[contract]"', err=True)
         sys.exit(2)
-    import huskyvoice_contract_kit
     import pytest
-    from huskyvoice_contract_kit.target import unreachable
 
     url = base_url or os.environ.get("HUSKYVOICE_BASE_URL")
     problem = unreachable(url) if url else None
@@ -150,7 +149,10 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
                    err=True)
         sys.exit(2)
 
-    kit = Path(huskyvoice_contract_kit.__file__).parent
+    # Found, not imported: pytest must be the first to import the kit's modules (to rewrite them).
+    spec = importlib.util.find_spec("huskyvoice_contract_kit")
+    assert spec is not None and spec.submodule_search_locations
+    kit = Path(next(iter(spec.submodule_search_locations)))
     args = [str(kit), "-c", str(kit / "pytest.ini"), "--rootdir", str(kit)]
     for flag, value in (("--base-url", base_url), ("--api-key", api_key),
                         ("--read-only-key", read_only_key), ("--admin-token", admin_token),
