@@ -15,7 +15,6 @@ import json
 
 import yaml
 from flask import Flask, Response
-
 from huskyvoice_sandbox.resources import spec_path
 from huskyvoice_sandbox.serve.server import make_server
 

@@ -64,11 +64,11 @@ from typing import Any
 
 try:
     import yaml
-    from worlds import big_world, default_document
-
     from huskyvoice_sandbox import create_app
     from huskyvoice_sandbox.resources import default_world_path, spec_path
     from huskyvoice_sandbox.web.http import EXTENSION
+
+    from worlds import big_world, default_document
 except ImportError as missing:
     print(f"error: {missing}. Install the sandbox first, from the checkout: "
           'pip install -e ".[test]"', file=sys.stderr)
@@ -76,7 +76,7 @@ except ImportError as missing:
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-NOTES = BENCH_DIR / "notes.md"  # the maintainers' reading of the figures, kept across runs
+NOTES_FILE = BENCH_DIR / "notes.md"  # the maintainers' reading of the figures, kept across runs
 LUA_SCRIPT = BENCH_DIR / "request.lua"
 BARE_APP = BENCH_DIR / "bare_app.py"
 HOST = "127.0.0.1"
@@ -743,7 +743,7 @@ class Table:
         widths = [max(len(str(r[i])) for r in (self.headers, *self.rows))
                   for i in range(len(self.headers))]
         lines = [self.headers, ["-" * w for w in widths], *self.rows]
-        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
                          for r in lines)
 
     def markdown(self) -> str:
@@ -915,7 +915,7 @@ def markdown(sections: Sequence[Section]) -> str:
          "and wrk present (`apt-get install -y wrk`; Prism optional: "
          f"`npm install -g @stoplight/prism-cli`):\n\n```sh\n{REPRODUCE}\n```"),
     ]
-    notes = NOTES.read_text(encoding="utf-8").strip() if NOTES.exists() else ""
+    notes = NOTES_FILE.read_text(encoding="utf-8").strip() if NOTES_FILE.exists() else ""
     return "\n\n".join([*head, *(s.markdown() for s in sections), notes]).rstrip() + "\n"
 
 

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import yaml
-
 from huskyvoice_sandbox.resources import default_world_path
 
 FILLER_BRANCH = "branch_bench_filler"

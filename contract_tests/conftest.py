@@ -16,7 +16,8 @@ Every option can also come from the environment (for CI secrets):
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis

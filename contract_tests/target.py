@@ -13,7 +13,7 @@ import json
 import secrets
 import shlex
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,7 +75,7 @@ class Target:
     @classmethod
     def build(cls, base_url: str | None, api_key: str | None, read_only_key: str | None,
               allow_writes: bool, appointment_ids: list[str],
-              admin_token: str | None = None, max_creates: int = DEFAULT_MAX_CREATES) -> "Target":
+              admin_token: str | None = None, max_creates: int = DEFAULT_MAX_CREATES) -> Target:
         if base_url is None:
             from huskyvoice_sandbox import create_app
 
@@ -193,7 +193,7 @@ class Target:
             response = self.app.test_client().open(path, method=method, data=data, headers=sent)
             return Reply(response.status_code, dict(response.headers),
                          response.get_data(as_text=True))
-        response = self._session.request(method, self.base_url + path, data=data, headers=sent,
+        response = self._session.request(method, f"{self.base_url}{path}", data=data, headers=sent,
                                          timeout=30)
         return Reply(response.status_code, dict(response.headers), response.text)
 
@@ -257,7 +257,7 @@ class Target:
                     start = datetime.combine(on, time.fromisoformat(slot["start_time"]), zone)
                     return {"appointment_type": service, "branch_id": slot["branch_id"],
                             "session": slot["session"], "batch": slot["batch"],
-                            "appointment_date": start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+                            "appointment_date": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
         return {}
 
     def _today(self, zone: ZoneInfo) -> date:

@@ -5,16 +5,18 @@ contract without a test failing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 from huskyvoice_sandbox import create_app
 from huskyvoice_sandbox.resources import default_world_path, scenarios_dir
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.worlds.world import load_world_file
+
+from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 
 pytest_plugins = ("pytester",)  # tests/test_plugin.py runs example projects with the plugin
 

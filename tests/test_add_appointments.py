@@ -13,14 +13,16 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
 from flask.testing import FlaskClient
-from helpers import DOC_ID, WRITE_KEY, appointment_in, error_of
 from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
+
+from helpers import DOC_ID, WRITE_KEY, appointment_in, error_of
 
 CHECKUP = "f47ac10b-58cc-4372-a567-0e02b2c3d479"
 FOLLOW_UP = "6f1c2b9a-3d4e-4f5a-8b7c-9d0e1f2a3b4c"
@@ -453,7 +455,8 @@ def test_the_handle_books_searches_and_reads_the_configuration(huskyvoice) -> No
     assert [s["name"] for s in services.data] == ["General Checkup", "Follow-up Visit", "Vaccination"]
     assert huskyvoice.appointment_config().data == \
         {"allow_cancellation": True, "cancellation_notice_hours": 24, "timezone": "UTC"}
-    places = {s["batch"]: s["available_slots"] for s in huskyvoice.availability(MONDAY, session="Morning").json["slots"]}
+    slots = huskyvoice.availability(MONDAY, session="Morning").json["slots"]
+    places = {s["batch"]: s["available_slots"] for s in slots}
     created = huskyvoice.create_appointment({
         "appointment_type": "General Checkup", "appointment_date": "2026-06-15T10:00:00.000Z",
         "branch_id": "branch_uuid_here", "patient_name": "Lina", "parent_phone": "+1-lina"})

@@ -11,10 +11,12 @@ checked against openapi.yaml (the X-Sandbox-Ignored-Fields header's pattern and 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
+
 from helpers import DOC_ID, WRITE_KEY, LiveServer, appointment_in
 
 pytestmark = pytest.mark.live

@@ -11,10 +11,11 @@ import json
 
 import pytest
 import yaml
+from huskyvoice_sandbox.resources import default_world_path
+
 from helpers import DOC_ID, DOC_KEY, READ_KEY, WRITE_KEY, error_of
 from helpers import NO_SCOPE_KEY as CALLS_KEY
 from helpers import OTHER_ORG_KEY as LAKEVIEW_KEY  # org_lakeview: 5 requests per minute
-from huskyvoice_sandbox.resources import default_world_path
 
 LAKEVIEW_ID = "appt_9z8y7x6w5v"
 MISSING_ID = "appt_zzzzzzzzzz"  # same length as LAKEVIEW_ID, so the bodies can be compared

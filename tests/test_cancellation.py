@@ -10,10 +10,12 @@ The clock starts frozen at 2026-06-01T08:00Z and is moved with PUT /_sandbox/clo
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+
 from helpers import OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
 
 SERVICE = "9d1f3b5a-7c2e-4a4b-8d6f-0a2b4c6e8f10"

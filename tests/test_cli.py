@@ -15,13 +15,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import yaml
-from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 from huskyvoice_sandbox.resources import default_world_path
+
+from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 
 START_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
@@ -310,7 +312,7 @@ def test_serve_logs_each_request_in_one_line_on_stderr(serve, checked_http) -> N
     server.wait_for_stderr(lambda lines: len([x for x in lines if request_line.search(x)]) >= 4)
     logged = [line for line in server.stderr if request_line.search(line)]
     assert len(logged) == 4, server.stderr
-    for pattern, line in zip(expected, logged):
+    for pattern, line in zip(expected, logged, strict=True):
         assert re.search(pattern, line), (pattern, line)
         assert "127.0.0.1" in line
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
-from helpers import check_response
 from huskyvoice_sandbox.domain import booking
 from huskyvoice_sandbox.serve.server import ServerThread
+
+from helpers import check_response
 
 CHECKUP = "11111111-1111-4111-8111-111111111111"
 KEY = {"Authorization": "Bearer sk_test_race"}
@@ -129,7 +131,7 @@ def test_forty_requests_reschedule_and_reactivate_into_three_places(serve, check
         bodies = {f"appt_{i}": {"appointment_date": f"2026-06-15T{9 + i % 2:02d}:{10 + i:02d}:00.000Z"}
                   for i in range(movers)}
         bodies.update({appointment_id: {"status": "confirmed"} for appointment_id in returning})
-        responses = dict(zip(bodies, race(url, bodies)))
+        responses = dict(zip(bodies, race(url, bodies), strict=True))
         for response in responses.values():
             check_response(contract, "PATCH", response.request.path_url, response.status_code,
                            response.headers, response.content)
@@ -161,7 +163,7 @@ def test_pairs_moving_one_patient_twice_into_one_day_book_once(serve, checked_ht
         requests.post(f"{url}/_sandbox/reset", timeout=10)
         bodies = {f"appt_{i}": {"appointment_date": f"2026-06-15T09:{10 + i}:00.000Z"}
                   for i in range(2 * patients)}
-        responses = dict(zip(bodies, race(url, bodies)))
+        responses = dict(zip(bodies, race(url, bodies), strict=True))
         for p in range(patients):
             pair = sorted(outcome(responses[f"appt_{2 * p + k}"]) for k in (0, 1))
             assert pair == [(200, None), (409, "DUPLICATE_BOOKING")], (p, pair)

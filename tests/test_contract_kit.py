@@ -12,10 +12,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+
 from broken_targets import NAMES
 
 pytestmark = pytest.mark.kit  # about 2.5 minutes: not in the quick run

@@ -7,15 +7,16 @@ control responses are JSON envelopes (the YAML dump of the world is the one exce
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import huskyvoice_sandbox
 import pytest
 import yaml
-from helpers import REMOTE
 from huskyvoice_sandbox.resources import default_world_path
 from huskyvoice_sandbox.worlds.world import parse_document
+
+from helpers import REMOTE
 
 WRITE_KEY = "sk_test_demo_write"
 WRITE = {"Authorization": f"Bearer {WRITE_KEY}"}
@@ -279,7 +280,7 @@ def test_journal_records_requests_with_masked_keys_newest_last(client) -> None:
         assert full not in text
         assert json.dumps(full) not in text
     assert masked[0] != masked[2]  # still enough to tell keys apart
-    for shown, full in zip(masked, [WRITE_KEY, WRITE_KEY, "sk_test_not_a_real_key", WRITE_KEY]):
+    for shown, full in zip(masked, [WRITE_KEY, WRITE_KEY, "sk_test_not_a_real_key", WRITE_KEY], strict=True):
         assert shown != full and len(shown.replace("\u2026", "")) < len(full)
 
 
@@ -312,7 +313,7 @@ def test_delete_clears_the_journal(client) -> None:
 # -- the clock --------------------------------------------------------------------------------
 
 def parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def test_clock_starts_at_the_worlds_clock(client) -> None:
@@ -345,12 +346,12 @@ def test_advance_seconds_moves_a_frozen_clock(client) -> None:
 
 
 def test_now_null_returns_to_real_time(client) -> None:
-    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    before = datetime.now(UTC) - timedelta(seconds=1)
     response = client.put("/_sandbox/clock", json={"now": None})
     assert response.status_code == 200
     assert data(response)["frozen"] is False
     stamp = patch_doc(client, {"notes": "c"})["updated_at"]
-    after = datetime.now(timezone.utc) + timedelta(seconds=1)
+    after = datetime.now(UTC) + timedelta(seconds=1)
     assert before <= parse_stamp(data(response)["now"]) <= after
     assert before <= parse_stamp(stamp) <= after
     assert data(client.get("/_sandbox/clock"))["frozen"] is False

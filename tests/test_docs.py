@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from huskyvoice_sandbox.worlds.world import load_world
 
 from helpers import LiveServer

@@ -14,9 +14,10 @@ from urllib.parse import urljoin, urlsplit
 
 import huskyvoice_sandbox
 import pytest
-from helpers import error_of
 from huskyvoice_sandbox.web.docs import ASSETS
 from PIL import Image, ImageChops
+
+from helpers import error_of
 
 PAGE_URL = "http://localhost/docs"  # what relative references on the page resolve against
 PATCH_PATH = "/v1/appointments/{appointment_id}"
@@ -176,7 +177,7 @@ def test_chromium_renders_the_patch_operation_offline(live_server, tmp_path):
         rgb = image.convert("RGB")
     # A mask, white where a pixel is exactly PATCH_COLOUR: each band matched, then ANDed.
     red, green, blue = (band.point(lambda v, c=c: 255 if v == c else 0)
-                        for band, c in zip(rgb.split(), PATCH_COLOUR))
+                        for band, c in zip(rgb.split(), PATCH_COLOUR, strict=True))
     mask = ImageChops.multiply(ImageChops.multiply(red, green), blue)
     assert mask.histogram()[255] >= 1500, mask.histogram()[255]
     left, top, right, bottom = mask.getbbox() or (0, 0, 0, 0)

@@ -13,8 +13,9 @@ import huskyvoice_sandbox.domain.booking
 import huskyvoice_sandbox.web.render
 import pytest
 import yaml
-from helpers import error_of
 from huskyvoice_sandbox.resources import spec_path
+
+from helpers import error_of
 
 DOC_ID = "appt_a1b2c3d4e5"
 URL = f"/v1/appointments/{DOC_ID}"

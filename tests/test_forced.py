@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
-from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
 from huskyvoice_sandbox.session.forcing import ConnectionDropped
 from huskyvoice_sandbox.spec.contract import Contract
+
+from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
 
 CONTRACT = Contract()  # module level: the parametrization below is read from the spec
 DOCUMENTED = [(operation, status) for operation, responses in CONTRACT.responses.items()
@@ -672,7 +673,7 @@ def test_a_delay_under_way_ends_when_its_rules_are_cleared(make_app, end: str) -
         app.test_client().get(APPT, headers={**WRITE, **session}).status_code))
     waiting.start()
     while not data(client.get("/_sandbox/requests", headers=session)) and waiting.is_alive() \
-            and not pending(client, "slow") == []:
+            and pending(client, "slow") != []:
         time.sleep(0.01)  # until the request has taken the rule
     if end == "reset":
         data(client.post("/_sandbox/reset", headers=session))
@@ -687,8 +688,9 @@ def test_a_delay_under_way_ends_when_its_rules_are_cleared(make_app, end: str) -
 
 
 def test_a_zero_delay_alone_forces_nothing(client) -> None:
-    assert refused(client, {"delay_ms": 0}) == [("body", "say what to force: a status, a delay_ms of at least 1, or drop: true")]
-    assert header_refused(client, "delay_ms=0") == [(HEADER, "say what to force: a status, a delay_ms of at least 1, or drop: true")]
+    nothing = "say what to force: a status, a delay_ms of at least 1, or drop: true"
+    assert refused(client, {"delay_ms": 0}) == [("body", nothing)]
+    assert header_refused(client, "delay_ms=0") == [(HEADER, nothing)]
 
 
 def test_a_header_field_given_twice_is_refused(client) -> None:
@@ -696,7 +698,8 @@ def test_a_header_field_given_twice_is_refused(client) -> None:
 
 
 def test_a_status_with_too_many_digits_is_out_of_range(client) -> None:
-    assert header_refused(client, "status=4290000000") == [(f"{HEADER}.status", "4290000000 is greater than the maximum of 599")]
+    assert header_refused(client, "status=4290000000") == [
+        (f"{HEADER}.status", "4290000000 is greater than the maximum of 599")]
 
 
 def test_the_keys_endpoint_lists_the_sessions_keys(client) -> None:

@@ -28,14 +28,16 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 from huskyvoice_sandbox.spec import strictjson
 from huskyvoice_sandbox.spec.contract import Contract
+
+from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response
 from wire import HeaderValue, Reply, send
 
 pytestmark = pytest.mark.live

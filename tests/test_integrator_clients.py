@@ -17,6 +17,7 @@ import httpx
 import huskyvoice_sandbox.domain.clock as clock_module
 import pytest
 import requests
+
 from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY
 
 PRODUCTION = "https://api.huskyvoice.ai"

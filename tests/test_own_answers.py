@@ -10,14 +10,16 @@ spec with the real method and path: an undocumented status or code fails the row
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response, sample_request
 from huskyvoice_sandbox import create_app
 from huskyvoice_sandbox.serve.server import ServerThread
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.web.http import EXTENSION
+
+from helpers import DOC_ID, WRITE_KEY, LiveServer, check_response, sample_request
 from wire import send
 
 pytestmark = pytest.mark.live

@@ -156,7 +156,8 @@ def test_a_bad_world_fails_setup_listing_every_problem(pytester: pytest.Pytester
     missing = pytester.path / "worlds" / "missing.yaml"
     for line in ("huskyvoice: the world from the huskyvoice_world marker was refused",
                  "<marker>: the world has 3 problems; nothing was loaded",
-                 "  organizations[0].timezone: unknown timezone 'Mars/Olympus' (use an IANA name such as UTC or Asia/Kolkata)",
+                 "  organizations[0].timezone: unknown timezone 'Mars/Olympus' "
+                 "(use an IANA name such as UTC or Asia/Kolkata)",
                  "  organizations[0].calendar_windows[0].branch_id: unknown branch 'nowhere'",
                  f"{missing}: the world has 1 problem; nothing was loaded",
                  "  file: No such file or directory",
@@ -306,7 +307,8 @@ def test_a_refused_control_call_raises_with_the_sandbox_explanation(huskyvoice) 
     with pytest.raises(SandboxControlError) as refused:
         huskyvoice.load_world(bad_world())
     lines = str(refused.value).splitlines()
-    assert lines[0] == "PUT /_sandbox/world -> 400 INVALID_WORLD: request body: the world has 3 problems; nothing was loaded"
+    assert lines[0] == ("PUT /_sandbox/world -> 400 INVALID_WORLD: "
+                        "request body: the world has 3 problems; nothing was loaded")
     assert lines[1:3] == [
         "  organizations[0].timezone: unknown timezone 'Mars/Olympus' (use an IANA name such as UTC or Asia/Kolkata)",
         "  organizations[0].calendar_windows[0].branch_id: unknown branch 'nowhere'"]

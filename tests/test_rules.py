@@ -16,8 +16,9 @@ import re
 
 import pytest
 import yaml
-from helpers import appointment_in, error_of
 from huskyvoice_sandbox.resources import default_world_path
+
+from helpers import appointment_in, error_of
 
 WRITE_KEY = "sk_test_demo_write"
 LAKEVIEW_KEY = "sk_test_other_write"

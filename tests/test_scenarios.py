@@ -142,7 +142,7 @@ def test_scenarios_together_show_every_documented_error_code_and_a_200() -> None
                 statuses.add(step["expect"]["status"])
                 if "code" in step["expect"]:
                     codes.add(step["expect"]["code"])
-    assert DOCUMENTED_ERROR_CODES <= codes, f"no scenario shows {sorted(DOCUMENTED_ERROR_CODES - codes)}"
+    assert codes >= DOCUMENTED_ERROR_CODES, f"no scenario shows {sorted(DOCUMENTED_ERROR_CODES - codes)}"
     assert 200 in statuses, "no scenario shows a 200"
 
 
@@ -155,5 +155,6 @@ def test_scenarios_together_show_every_operation_succeed() -> None:
             op = contract.operation_for(request["method"], request["path"].split("?")[0])
             if op is not None and step["expect"]["status"] < 300:
                 succeeded.add(op.operation_id)
-    assert succeeded == set(contract.operations), f"no scenario shows {sorted(set(contract.operations) - succeeded)} succeed"
+    missing = sorted(set(contract.operations) - succeeded)
+    assert not missing, f"no scenario shows {missing} succeed"
 

@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import LiveServer
 from huskyvoice_sandbox.resources import spec_path
 from huskyvoice_sandbox.spec.contract import Contract
+
+from helpers import LiveServer
 
 CONFIG = Path(__file__).parent / "schemathesis-cli.toml"
 

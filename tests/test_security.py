@@ -35,12 +35,21 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import yaml
+from huskyvoice_sandbox.resources import default_world_path
+from huskyvoice_sandbox.session.journal import MAX_BODY_CHARS
+from huskyvoice_sandbox.session.ratelimit import SlidingWindowLimiter
+from huskyvoice_sandbox.web import (
+    http as sandbox_http,  # where the control features check the admin token
+)
+from huskyvoice_sandbox.web.http import ADMIN_HEADER, EXTENSION
+
 from helpers import (
     DOC_ID,
     DOC_KEY,
@@ -52,13 +61,6 @@ from helpers import (
     error_of,
 )
 from helpers import OTHER_ORG_KEY as LAKEVIEW_KEY
-from huskyvoice_sandbox.resources import default_world_path
-from huskyvoice_sandbox.session.journal import MAX_BODY_CHARS
-from huskyvoice_sandbox.session.ratelimit import SlidingWindowLimiter
-from huskyvoice_sandbox.web import (
-    http as sandbox_http,  # where the control features check the admin token
-)
-from huskyvoice_sandbox.web.http import ADMIN_HEADER, EXTENSION
 
 LAKEVIEW_ID = "appt_9z8y7x6w5v"  # org_lakeview's; DOC_ID is org_demo's
 MISSING_ID = "appt_zzzzzzzzzz"  # the same length as both, so bodies compare byte for byte
@@ -409,7 +411,7 @@ class Tripwire(str):
 
     calls: list[str]
 
-    def __new__(cls, value: str) -> "Tripwire":
+    def __new__(cls, value: str) -> Tripwire:
         tripwire = super().__new__(cls, value)
         tripwire.calls = []
         return tripwire
@@ -430,9 +432,9 @@ for _name in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__has
 
 @pytest.mark.parametrize("naive", [
     lambda key: {WRITE_KEY: 1}.get(key),
-    lambda key: WRITE_KEY == key,
     lambda key: key == WRITE_KEY,
-    lambda key: any(a == b for a, b in zip(key, WRITE_KEY)),
+    lambda key: key == WRITE_KEY,
+    lambda key: any(a == b for a, b in zip(key, WRITE_KEY, strict=False)),
 ], ids=["dict lookup", "stored == key", "key == stored", "character by character"])
 def test_the_tripwire_catches_a_key_compared_as_a_string(naive: Callable[[str], Any]) -> None:
     probe = Tripwire(WRITE_KEY)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
-from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
 from huskyvoice_sandbox.serve.server import ServerThread
+
+from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
 
 SESSION = "X-Sandbox-Session"
 APPT = f"/v1/appointments/{DOC_ID}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import yaml
-from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 from huskyvoice_sandbox.resources import spec_path
 from openapi_spec_validator import validate
+
+from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
 
 
 def test_spec_passes_openapi_spec_validator() -> None:

@@ -38,13 +38,15 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
-from helpers import DOC_ID, OTHER_ORG_KEY, READ_KEY, WRITE_KEY
 from huskyvoice_sandbox.session.journal import DEFAULT_SIZE as JOURNAL_SIZE
+
+from helpers import DOC_ID, OTHER_ORG_KEY, READ_KEY, WRITE_KEY
 
 SOAK_SECONDS = float(os.environ.get("HUSKYVOICE_SOAK_SECONDS", "60"))
 CLIENTS = 8

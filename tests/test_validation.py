@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from helpers import appointment_in
 
 DOC_ID = "appt_a1b2c3d4e5"

@@ -12,14 +12,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-from helpers import DOC_ID, WRITE_KEY, appointment_in
 from huskyvoice_sandbox.resources import default_world_path
 from huskyvoice_sandbox.serve.watch import WorldWatcher
 from huskyvoice_sandbox.worlds.world import World
+
+from helpers import DOC_ID, WRITE_KEY, appointment_in
 
 WAIT = 10.0  # seconds: the bound on every wait for the server or the watcher
 NAME_LINE = "        patient_name: Aadhi\n"  # the documented appointment's, in the default world

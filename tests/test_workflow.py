@@ -26,6 +26,12 @@ import huskyvoice_sandbox.domain.index
 import pytest
 import yaml
 from flask.testing import FlaskClient
+from huskyvoice_sandbox import create_app
+from huskyvoice_sandbox.resources import default_world_path, spec_path
+from huskyvoice_sandbox.spec.contract import Contract
+from huskyvoice_sandbox.web.operations import SpecMismatch, flask_rule
+from werkzeug.test import TestResponse
+
 from helpers import (
     NO_SCOPE_KEY,
     OTHER_ORG_KEY,
@@ -34,11 +40,6 @@ from helpers import (
     appointment_in,
     error_of,
 )
-from huskyvoice_sandbox import create_app
-from huskyvoice_sandbox.resources import default_world_path, spec_path
-from huskyvoice_sandbox.spec.contract import Contract
-from huskyvoice_sandbox.web.operations import SpecMismatch, flask_rule
-from werkzeug.test import TestResponse
 
 AADHI = "appt_a1b2c3d4e5"            # confirmed, Mon 06-15 09:30 Main MA, General Checkup
 AADHI_NEXT = "appt_b2c3d4e5f6"       # confirmed, Mon 06-22 Main MA, General Checkup

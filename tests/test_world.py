@@ -7,8 +7,9 @@ A bad world is refused whole, with every problem listed as `location: message`, 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from typing import Any
 
 import pytest
 import yaml
@@ -67,7 +68,7 @@ def new_appointment(appointment_id: str, **fields: Any) -> dict[str, Any]:
 def test_default_world_loads_with_its_organizations_keys_and_appointments() -> None:
     world = load_world_file(default_world_path())
     assert [o.id for o in world.organizations] == ["org_demo", "org_lakeview"]
-    assert world.clock == datetime(2026, 5, 26, 11, 0, tzinfo=timezone.utc)
+    assert world.clock == datetime(2026, 5, 26, 11, 0, tzinfo=UTC)
     keys = {k.key for o in world.organizations for k in o.api_keys}
     assert {"YOUR_API_KEY", "sk_test_demo_write", "sk_test_demo_read", "sk_test_other_write"} <= keys
     documented = next(a for a in world.appointments if a.appointment_id == DOC_ID)

@@ -3,11 +3,13 @@ library would refuse to send (NUL bytes, bad lengths, odd methods, oversized hea
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 
 class Served(Protocol):
@@ -59,10 +61,9 @@ def exchange(port: int, request: bytes, method: str) -> Reply:
     """Send `request` as is; read the answer until the server closes (Connection: close)."""
     received = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        try:
+        # The server may answer and close before reading all of an oversized request.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may answer and close before reading all of an oversized request
         try:
             while chunk := sock.recv(65536):
                 received += chunk

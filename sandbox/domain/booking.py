@@ -87,9 +87,8 @@ def apply_patch(org: Organization, ledger: Ledger, current: Appointment, patch: 
         placed = _place_patch(org, current, patch)
         updated = replace(updated, window_id=placed.window.id, date=placed.on, start=placed.start,
                           session=placed.window.session, batch=placed.window.batch)
-    status = patch.status
-    if status is UNSET:
-        status = "rescheduled" if patch.appointment_date is not UNSET else current.status
+    status = patch.status if isinstance(patch.status, str) else (
+        "rescheduled" if patch.appointment_date is not UNSET else current.status)
     updated = replace(
         updated,
         status=status,

@@ -7,7 +7,7 @@ half-applied updates impossible and lets a world be reset by sharing its records
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -66,8 +66,8 @@ class Window:
     appointment_type: str | None = None
     active: bool = True
     closed_dates: frozenset[date] = frozenset()
-    created_at: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)  # worlds give the real ones
-    updated_at: datetime = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    created_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # worlds give the real ones
+    updated_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)
 
     def covers(self, local: datetime) -> bool:
         """Same weekday, start inclusive, end exclusive (local wall-clock time)."""
@@ -86,7 +86,7 @@ class Window:
 
     def start_on(self, on: date, zone: ZoneInfo) -> datetime:
         """The instant the window opens on `on`, its wall-clock start in `zone`, in UTC."""
-        return datetime.combine(on, self.start_time, zone).astimezone(timezone.utc)
+        return datetime.combine(on, self.start_time, zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)

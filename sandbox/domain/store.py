@@ -13,9 +13,9 @@ import random
 import string
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Iterator
 
 from .index import Found, SearchIndex
 from .model import ApiKey, Appointment, Organization

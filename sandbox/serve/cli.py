@@ -66,7 +66,7 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
                    "Is another server using that port? Choose another with --port.", err=True)
         sys.exit(1)
     _configure_logging(quiet)
-    url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
+    url = f"http://{_url_host(host)}:{server.effective_port}"
     paths = list(dict.fromkeys(op.path for op in app.extensions[EXTENSION].contract.operations.values()))
     _banner(url, world, admin_token, path if watcher else None, paths)
     if watcher:

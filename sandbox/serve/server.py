@@ -13,9 +13,8 @@ import logging
 import threading
 from typing import Any
 
-from waitress import create_server
 from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
+from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask, WSGITask
 
 from ..session.forcing import ConnectionDropped
@@ -60,12 +59,13 @@ class JsonErrorTask(ErrorTask):
     """Waitress's own error answers, in the envelope, with the spec's statuses and codes."""
 
     def execute(self) -> None:
-        error = self.request.error
+        parser: Any = self.request  # the stubs call it the Error; it is the request parser
+        error = parser.error
         reason = str(error.body).strip().rstrip(".")[:300]
         status, envelope = refusal_body(error.code, reason)
         payload = json.dumps({"success": False, "error": envelope}).encode("utf-8")
         self.status = f"{status} {_REASONS[status]}"
-        self.response_headers.append(("Content-Type", "application/json"))
+        self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
         self.content_length = len(payload)
         self.write(payload)
@@ -94,7 +94,7 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
     # of lines that say only "busy", and the logging itself slows the server down.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     listeners: dict[int, Any] = {}
-    server = create_server(app, map=listeners, host=host, port=port, threads=threads,
+    server: Any = create_server(app, map=listeners, host=host, port=port, threads=threads,
                            ident="huskyvoice-sandbox", max_request_body_size=MAX_BODY_BYTES)
     for listener in list(listeners.values()):  # one per address the host resolves to
         if isinstance(listener, BaseWSGIServer):

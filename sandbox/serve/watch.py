@@ -18,9 +18,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..domain.errors import Detail, InvalidWorld
 from ..worlds.world import World, load_world, parse_document

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -139,7 +140,8 @@ class Contract:
         located = Draft202012Validator(
             {**schema, "properties": {n: {"$ref": f"{SPEC_URI}{r['$ref']}"} for n, r in properties.items()}},
             registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
-        whole = {**schema, **{part: self.spec[part] for part in ("components", "paths") if part in self.spec}}
+        parts: dict[str, Any] = {part: self.spec[part] for part in ("components", "paths") if part in self.spec}
+        whole: dict[str, Any] = {**schema, **parts}
         self._validators[key] = GatedValidator(located, whole)
         return self._validators[key]
 
@@ -177,7 +179,7 @@ class Contract:
             located = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=self._registry,
                                            format_checker=Draft202012Validator.FORMAT_CHECKER)
             # Self-contained for jsonschema-rs: the spec's schemas, referred to from the root.
-            whole = {"$ref": f"#{pointer}",
+            whole: dict[str, Any] = {"$ref": f"#{pointer}",
                      **{part: self.spec[part] for part in ("components", "paths") if part in self.spec}}
             self._validators[pointer] = GatedValidator(located, whole)
         return self._validators[pointer]
@@ -260,10 +262,10 @@ class Contract:
     def documented_answers(self) -> list[tuple[str, int, str | None]]:
         """Every (operation, status, error code) the spec documents; an error response's codes
         are the names of its examples (written like codes, in capitals)."""
-        found = []
+        found: list[tuple[str, int, str | None]] = []
         for op_id, responses in self.responses.items():
             for status, response in responses.items():
-                codes = [name for name in response.examples if name.isupper()]
+                codes: list[str | None] = [name for name in response.examples if name.isupper()]
                 found += [(op_id, status, code) for code in codes or [None]]
         return found
 
@@ -319,7 +321,8 @@ class Contract:
     def value_problems(self, pointer: str, value: Any, root: str) -> list[Detail]:
         """How `value` breaks the schema at `pointer`, located under `root` (e.g. `body.body`)."""
         errors = sorted(self._validator(pointer).iter_errors(value), key=lambda e: [str(p) for p in e.path])
-        return [Detail(location(e.absolute_path, root), short_message(e)[:MAX_MESSAGE_CHARS]) for e in errors][:MAX_DETAILS]
+        return [Detail(location(e.absolute_path, root), short_message(e)[:MAX_MESSAGE_CHARS])
+                for e in errors][:MAX_DETAILS]
 
     def deref(self, node: dict[str, Any]) -> dict[str, Any]:
         """The spec node a `$ref` points to (followed until it is no reference)."""

@@ -43,8 +43,10 @@ def short_message(error: SchemaError) -> str:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"must be of type {expected}, got {type(error.instance).__name__}"
     if error.validator == "enum":
-        return f"must be one of {', '.join(map(str, error.validator_value))}"
+        choices: Any = error.validator_value  # the enum's list
+        return f"must be one of {', '.join(map(str, choices))}"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        extra = sorted(set(error.instance) - set(schema.get("properties", {})))
         return "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(map(repr, extra))
     return error.message

@@ -14,7 +14,9 @@ Install the extras for the library you use: `pip install "huskyvoice-sandbox[req
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterable, Iterator
+import importlib.util
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 PRODUCTION = "https://api.huskyvoice.ai"
@@ -110,24 +112,22 @@ def httpx_async_client(exchange: Exchange, base_url: str = PRODUCTION, **options
 def intercept(exchange: Exchange, base_url: str = PRODUCTION) -> Iterator[None]:
     """While open, every `requests` and `httpx` call to `base_url`, made anywhere, goes to the
     sandbox; calls elsewhere go out as usual. For each library that is installed."""
+    have_requests_mock = importlib.util.find_spec("requests_mock") is not None
+    have_respx = importlib.util.find_spec("respx") is not None
+    if not (have_requests_mock or have_respx):
+        raise ImportError('intercept() needs requests-mock or respx: pip install '
+                          '"huskyvoice-sandbox[requests]" or "huskyvoice-sandbox[httpx]"')
     with contextlib.ExitStack() as stack:
-        try:
+        if have_requests_mock:
             import requests_mock
-        except ImportError:
-            requests_mock = None
-        if requests_mock is not None:
+
             mocker = stack.enter_context(requests_mock.Mocker(real_http=True))
             mocker.add_matcher(lambda request: _requests_answer(exchange, base_url, request))
-        try:
+        if have_respx:
             import respx
-        except ImportError:
-            respx = None
-        if respx is not None:
+
             router = stack.enter_context(respx.mock(assert_all_called=False))
             router.route(url__startswith=base_url.rstrip("/") + "/").mock(
                 side_effect=lambda request: _httpx_answer(exchange, base_url, request))
             router.route().pass_through()
-        if requests_mock is None and respx is None:
-            raise ImportError('intercept() needs requests-mock or respx: pip install '
-                              '"huskyvoice-sandbox[requests]" or "huskyvoice-sandbox[httpx]"')
         yield

@@ -32,7 +32,7 @@ import http.client
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,8 @@ def _load_world(config: pytest.Config, source: Any, kind: str) -> Any:
             return _world_from_file(config, config.rootpath / Path(source))
         if isinstance(source, Mapping):
             return load_world(dict(source), f"<{kind}>")
-        problem = f"the huskyvoice_world {kind} must give a path, a world document (dict) or None, not {type(source).__name__}"
+        problem = (f"the huskyvoice_world {kind} must give a path, a world document (dict) or None, "
+                   f"not {type(source).__name__}")
     except InvalidWorld as exc:
         problem = f"the world from the huskyvoice_world {kind} was refused\n{exc.report()}"
     pytest.fail(f"huskyvoice: {problem}", pytrace=False)  # outside `except`: no chained traceback
@@ -353,7 +354,7 @@ def _utc_text(when: str | datetime) -> str:
         return when
     if when.tzinfo is None:
         raise ValueError("freeze_clock needs an aware datetime (e.g. tzinfo=timezone.utc) or a string")
-    utc = when.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = when.astimezone(UTC).replace(tzinfo=None)
     return utc.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -640,7 +641,8 @@ class ServedSandbox(SandboxHandle):
     def _exchange(self, method: str, path: str, body: bytes | None,
                   headers: dict[str, str]) -> tuple[int, Iterable[tuple[str, str]], bytes]:
         address = urlsplit(self.url)
-        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=self.timeout)
+        connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port,
+                                                timeout=self.timeout)
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()

@@ -73,8 +73,8 @@ def create_app(
     app.config.update(MAX_CONTENT_LENGTH=max_body_bytes, PROVIDE_AUTOMATIC_OPTIONS=False)
     # Responses go through http.json_response; these keep Flask's own JSON (the test client's
     # `json=` bodies) in the order written and compact, like the sandbox's answers.
-    app.json.sort_keys = False
-    app.json.compact = True
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's settings
+    app.json.compact = True  # type: ignore[attr-defined]
     app.url_map.strict_slashes = True
     app.url_map.merge_slashes = False  # its answer would be a 308 HTML redirect; 404 instead
     app.extensions[EXTENSION] = Runtime(

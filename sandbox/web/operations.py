@@ -13,9 +13,10 @@ log, the contract kit and /docs read the operations from the spec; nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 
@@ -142,9 +143,10 @@ def forced_response() -> Response | None:
             raise ValidationError(refusal, [Detail(f"header.{forcing.FORCE_HEADER}", "is a control feature")])
         rule, via = forcing.from_header(header, operation, runtime().contract), "header"
     else:
-        rule, via = state.forced.take(operation, appointment_id), "control"
-        if rule is None:
+        taken = state.forced.take(operation, appointment_id)
+        if taken is None:
             return None
+        rule, via = taken, "control"
     g.forced = rule.mark(via, operation)
     if rule.delay_ms:
         state.forced.wait(rule.delay_ms / 1000)  # cut short by a reset or a clear

@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..session.forcing import DROP_KEY, ConnectionDropped
 from .http import header_text, sendable

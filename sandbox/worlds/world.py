@@ -11,11 +11,12 @@ import difflib
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -162,8 +163,10 @@ def _describe(error: SchemaError) -> tuple[tuple[Any, ...], str]:
         if missing:
             return path + (missing.group(1),), "is required"
     if error.validator == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(known))
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        known = list(schema.get("properties", {}))
+        instance: Any = error.instance  # an object: additionalProperties failed on it
+        extra = sorted(set(instance) - set(known))
         return path, "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(
             repr(name) + _suggestion(name, known) for name in extra)
     if error.validator == "pattern" and path and path[-1] in ("start_time", "end_time"):
@@ -235,7 +238,7 @@ def add_appointments(document: Any, store: Store, now: datetime, root: str = "bo
     builder.breaking = "it would break a rule"
     overlay = _Overlay(store)  # the rules see the store and the new ones in turn; nothing is copied
     builder.store = overlay  # type: ignore[assignment]
-    builder._appointment_ids = _KnownIds(store)  # type: ignore[assignment]
+    builder._appointment_ids = _KnownIds(store)
     refs = _References({x.id for x in org.services}, {b.id for b in org.branches})
     for i, raw in enumerate(document["appointments"]):
         if builder.ok(("appointments", i)):  # rules for every item the schema accepted
@@ -272,7 +275,7 @@ class _Overlay:
             self._bookings[(a.org_id, a.patient, a.appointment_type, a.date)].add(a.appointment_id)
 
 
-class _KnownIds(dict):  # type: ignore[type-arg]
+class _KnownIds(dict):
     """The ids taken: the store's, and the batch's as they are checked (the builder's setdefault)."""
 
     def __init__(self, store: Store) -> None:
@@ -354,7 +357,8 @@ class _Builder:
         try:
             zone = ZoneInfo(raw["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            self.problem(f"{at}.timezone", f"unknown timezone {raw['timezone']!r} (use an IANA name such as UTC or Asia/Kolkata)")
+            self.problem(f"{at}.timezone",
+                         f"unknown timezone {raw['timezone']!r} (use an IANA name such as UTC or Asia/Kolkata)")
             zone = ZoneInfo("UTC")
         keys = []
         for i, k in self._valid_items(raw, index, "api_keys")[0]:
@@ -400,7 +404,7 @@ class _Builder:
             self._unique(seen, item["id"], f"{at}[{i}].id", f"{noun} id")
         return [kind(item["id"], item["name"]) for _, item in valid], complete
 
-    def _windows(self, raw: dict[str, Any], index: int, refs: "_References") -> tuple[list[Window], bool]:
+    def _windows(self, raw: dict[str, Any], index: int, refs: _References) -> tuple[list[Window], bool]:
         seen: set[str] = set()
         labels: set[str] = set()
         placed: list[tuple[int, Window]] = []  # with their index in the file
@@ -438,7 +442,7 @@ class _Builder:
         return [w for _, w in placed], complete
 
     def _appointment(self, org: Organization, raw: dict[str, Any], where: str,
-                     refs: "_References") -> None:
+                     refs: _References) -> None:
         appointment_id = raw["appointment_id"]
         owner = self._appointment_ids.setdefault(appointment_id, where)
         if owner != where:
@@ -456,9 +460,10 @@ class _Builder:
         window = booking.window_for_slot(org, raw["branch_id"], on, raw["session"], raw["batch"],
                                          raw["appointment_type"])
         if window is None:
+            service = org.service_name(raw["appointment_type"])
             self.problem(where, f"matches no calendar window: branch {raw['branch_id']!r} has no "
                                 f"{raw['session']} window with batch {raw['batch']!r} on "
-                                f"{on.strftime('%A').lower()} for service {org.service_name(raw['appointment_type'])!r}")
+                                f"{on.strftime('%A').lower()} for service {service!r}")
             return
         start = self._start(org, window, on, raw.get("start_time"), where)
         if start is None:

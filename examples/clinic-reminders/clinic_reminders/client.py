@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -85,5 +86,5 @@ def _error(response: requests.Response) -> ApiError:
 def _utc(when: datetime | str) -> str:
     if isinstance(when, str):
         return when
-    utc = when.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = when.astimezone(UTC).replace(tzinfo=None)
     return utc.isoformat(timespec="milliseconds") + "Z"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from clinic_world import DASHBOARD_KEY, NEHA, REMINDERS_KEY, RIYA
@@ -20,7 +20,7 @@ def test_the_reminders_key_writes_and_the_dashboard_key_only_reads(huskyvoice):
 
 
 def test_a_reschedule_is_stamped_with_the_sandbox_clock(huskyvoice):
-    huskyvoice.freeze_clock(datetime(2026, 6, 2, 9, 0, tzinfo=timezone.utc))
+    huskyvoice.freeze_clock(datetime(2026, 6, 2, 9, 0, tzinfo=UTC))
     moved = huskyvoice.update_appointment(RIYA, {"appointment_date": "2026-06-19T10:00:00.000Z"})
     assert moved.data["status"] == "rescheduled"
     assert moved.data["updated_at"] == "2026-06-02T09:00:00.000Z"
