@@ -176,15 +176,25 @@ import pytest
 DOC = "appt_a1b2c3d4e5"
 LAKEVIEW, LIMITED_KEY = "appt_9z8y7x6w5v", "sk_test_other_write"  # 5 requests a minute
 
+NAMED = {"X-Sandbox-Session": "worker-1"}
+
 def check_pristine_then_change_everything(sandbox):
     assert sandbox.journal() == []
     assert sandbox.now() == "2026-05-26T11:00:00.000Z"
     assert sandbox.snapshots() == [] and sandbox.forced() == []
     assert sandbox.get_appointment(DOC).data["assigned_doctor"] is None
     assert sandbox.get_appointment(LAKEVIEW, key=LIMITED_KEY).status == 200
+    assert [row["name"] for row in sandbox.request("GET", "/_sandbox/sessions").data["sessions"]] == ["default"]
+    assert sandbox.get_appointment(DOC, headers=NAMED).data.get("notes") != "named"
+    assert sandbox.world()["description"] != "replaced"
+
+    assert sandbox.update_appointment(DOC, {"notes": "named"}, headers=NAMED).status == 200
+    replaced = sandbox.world()
+    replaced["description"] = "replaced"
+    sandbox.load_world(replaced)  # first: it resets the rate-limit counters
 
     assert sandbox.update_appointment(DOC, {"assigned_doctor": "Dr. Leak"}).status == 200
-    limited = [sandbox.get_appointment(LAKEVIEW, key=LIMITED_KEY).status for _ in range(5)]
+    limited = [sandbox.get_appointment(LAKEVIEW, key=LIMITED_KEY).status for _ in range(6)]
     assert limited[-1] == 429
     sandbox.freeze_clock("2030-01-01T00:00:00.000Z")
     sandbox.snapshot("changed")
@@ -198,6 +208,11 @@ def test_in_process(huskyvoice, run):
 def test_served(huskyvoice_server, run):
     check_pristine_then_change_everything(huskyvoice_server)
 
+@pytest.mark.parametrize("run", [1, 2])
+def test_a_changed_app_is_not_reused(huskyvoice, run):
+    assert huskyvoice.app.config["MAX_CONTENT_LENGTH"] == 64 * 1024
+    huskyvoice.app.config["MAX_CONTENT_LENGTH"] = 10
+
 def test_both_handles_of_a_test_share_its_sandbox(huskyvoice, huskyvoice_server):
     huskyvoice_server.update_appointment(DOC, {"assigned_doctor": "Dr. Http"})
     assert huskyvoice.get_appointment(DOC).data["assigned_doctor"] == "Dr. Http"
@@ -206,7 +221,12 @@ def test_both_handles_of_a_test_share_its_sandbox(huskyvoice, huskyvoice_server)
 
 def test_nothing_leaks_from_one_test_to_the_next(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ISOLATION)
-    pytester.runpytest().assert_outcomes(passed=5)  # whatever order pytest-randomly picks
+    pytester.runpytest().assert_outcomes(passed=7)  # whatever order pytest-randomly picks
+
+
+def test_nothing_leaks_between_tests_of_xdist_workers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ISOLATION)
+    pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly").assert_outcomes(passed=7)
 
 
 SERVED = """

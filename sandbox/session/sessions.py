@@ -25,9 +25,14 @@ DEFAULT_MAX_SESSIONS = 64
 _NAME = re.compile(r"[!-.0-~]{1,64}")  # printable ASCII but space and "/" (names go in paths)
 
 
-def check_name(name: str, where: str) -> str:
+def valid_name(name: str) -> bool:
     """A session or snapshot name: 1-64 printable ASCII characters, no space and no "/"."""
-    if not _NAME.fullmatch(name):
+    return _NAME.fullmatch(name) is not None
+
+
+def check_name(name: str, where: str) -> str:
+    """`name` if it is a valid name, else a 400 located at `where`."""
+    if not valid_name(name):
         shown = name[:64].encode("ascii", "backslashreplace").decode("ascii")
         raise ValidationError(f"Invalid name {shown!r}.", [Detail(
             where, "must be 1-64 printable ASCII characters, without spaces or '/'")])
@@ -43,6 +48,11 @@ class Sessions:
         self.default = SandboxState(world, journal_size)
         self._named: OrderedDict[str, SandboxState] = OrderedDict()
         self._last_used: dict[str, float] = {}
+
+    def fresh(self, world: World) -> Sessions:
+        """New sessions serving `world`, with these limits: nothing of this one's state (named
+        sessions, journals, snapshots, forced responses, the world last loaded) carries over."""
+        return Sessions(world, self._journal_size, self.max_sessions)
 
     @property
     def world(self) -> World:

@@ -1,5 +1,6 @@
-"""The application factory: wires the contract, the state, the blueprints, one error renderer
-for everything, the request journal and the access log."""
+"""The application factory: wires the contract, the state, the API (sandbox/web/api.py), the
+blueprints of the control API and the pages, one error renderer for everything (ApiError.body,
+in the envelope) and the access log."""
 
 from __future__ import annotations
 
@@ -12,31 +13,22 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
-from ..domain.errors import (
-    ApiError,
-    Detail,
-    InternalError,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    ValidationError,
-)
+from ..domain.errors import ApiError, InternalError
 from ..resources import default_world_path
-from ..session import forcing
-from ..session.journal import DEFAULT_SIZE, Exchange, clip, error_code, mask_key
-from ..session.journal import MAX_BODY_CHARS as MAX_JOURNAL_BODY
+from ..session.journal import DEFAULT_SIZE, error_code
 from ..session.sessions import DEFAULT_MAX_SESSIONS, Sessions
 from ..spec.contract import Contract
 from ..worlds.world import World, load_world, load_world_file
-from . import control, docs, operations
+from . import control, docs
+from .api import Api, log_access
 from .http import (
     DEFAULT_MAX_BODY_BYTES,
     EXTENSION,
     Runtime,
     error_response,
+    http_error,
     json_response,
     runtime,
-    session_state,
 )
 from .wsgi import SendGuard
 
@@ -44,8 +36,6 @@ log = logging.getLogger("huskyvoice_sandbox")
 access_log = logging.getLogger("huskyvoice_sandbox.access")
 
 WorldSource = World | str | Path | dict[str, Any] | None
-JOURNAL_HEADERS = ("Retry-After", "Allow", operations.IGNORED_HEADER)
-MAX_JOURNAL_FIELD = 1024  # characters of a path, query or Content-Type the journal keeps
 
 
 class SandboxFlask(Flask):
@@ -82,8 +72,9 @@ def create_app(
         contract=contract or Contract(),
         admin_token=admin_token,
     )
-    app.wsgi_app = SendGuard(app.wsgi_app)  # type: ignore[method-assign]
-    app.register_blueprint(operations.blueprint(app.extensions[EXTENSION].contract))
+    # /v1 is served by api.Api, from the spec's operations; the rest by Flask.
+    api = Api(app, app.extensions[EXTENSION], app.wsgi_app)
+    app.wsgi_app = SendGuard(api)  # type: ignore[method-assign]
     app.register_blueprint(control.bp)
     app.register_blueprint(docs.bp)
     app.add_url_rule("/", "index", _index)
@@ -93,7 +84,7 @@ def create_app(
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     app.before_request(_start_timer)
-    app.after_request(_journal_and_log)
+    app.after_request(_log)
     return app
 
 
@@ -132,23 +123,7 @@ def _index() -> Response:
 
 def _http_error(exc: HTTPException) -> Response:
     """Werkzeug's errors (routing, size limit, ...) in the API's envelope, never HTML."""
-    if exc.code == 404:
-        error: ApiError = NotFound(f"No such endpoint: {request.method} {clip(request.path, 200)}.")
-    elif exc.code == 405:
-        unlisted = {"OPTIONS", "HEAD"} if request.path.startswith("/v1/") else {"OPTIONS"}
-        allowed = sorted(set(getattr(exc, "valid_methods", None) or []) - unlisted)
-        error = MethodNotAllowed(f"{request.method} is not allowed here; use {', '.join(allowed)}.",
-                                 headers={"Allow": ", ".join(allowed)})
-    elif exc.code == 413:
-        limit = request.max_content_length
-        error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    elif exc.code == 400:
-        error = ValidationError("The request is malformed.", [Detail("request", exc.description or "bad request")])
-    else:
-        error = ApiError(exc.description or exc.name)
-        error.status = exc.code or 500
-        error.code = (exc.name or "ERROR").upper().replace(" ", "_")
-    return error_response(error)
+    return error_response(http_error(exc, request.method, request.path, request.max_content_length))
 
 
 def _unexpected(exc: Exception) -> Response:
@@ -160,16 +135,12 @@ def _start_timer() -> None:
     g.started = time.perf_counter()
 
 
-def _journal_and_log(response: Response) -> Response:
-    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+def _log(response: Response) -> Response:
+    """The access log of everything but the API (sandbox/web/api.py logs its own)."""
     if access_log.isEnabledFor(logging.INFO):
-        dropped = forcing.DROP_KEY in request.environ
-        access_log.info('%s "%s %s" %s %s %.1fms%s', request.remote_addr, request.method,
-                        clip(request.full_path.rstrip("?"), 300), "-" if dropped else response.status_code,
-                        _error_code(response) or "-", elapsed_ms,
-                        " (dropped, as forced)" if dropped else " (forced)" if g.get("forced") else "")
-    if request.path.startswith("/v1/"):
-        _record(response, elapsed_ms)
+        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log_access(request.remote_addr, request.method, request.full_path, response.status_code,
+                   _error_code(response), elapsed_ms, None)
     return response
 
 
@@ -177,47 +148,3 @@ def _error_code(response: Response) -> str | None:
     if response.status_code < 400 or response.mimetype != "application/json":
         return None
     return error_code(response.get_json(silent=True))
-
-
-def _record(response: Response, elapsed_ms: float) -> None:
-    state = session_state()
-    environ = request.environ  # plain dictionary reads: this runs on every API request
-    key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
-    credential = g.get("credential")
-    if forcing.DROP_KEY in environ:  # nothing was sent
-        status, headers, sent = None, {}, None
-    else:
-        status = response.status_code
-        headers = {k: v for k, v in response.headers.items() if k in JOURNAL_HEADERS}
-        sent = response.get_data(as_text=True) if response.mimetype == "application/json" else None
-    state.journal.record(Exchange(
-        time=state.clock.now(),
-        method=environ["REQUEST_METHOD"],
-        path=clip(request.path, MAX_JOURNAL_FIELD),
-        query=clip(environ.get("QUERY_STRING", ""), MAX_JOURNAL_FIELD),
-        operation=operations.current_operation(),
-        appointment_id=_clipped_id(),
-        masked_key=mask_key(key) if key else None,
-        organization=credential.organization.id if credential else None,
-        content_type=clip(environ.get("CONTENT_TYPE") or "", MAX_JOURNAL_FIELD) or None,
-        request_body=_request_bytes(),
-        status=status,
-        response_headers=headers,
-        response_json=sent,
-        duration_ms=elapsed_ms,
-        forced=g.get("forced"),
-    ))
-
-
-def _clipped_id() -> str | None:
-    appointment_id = (request.view_args or {}).get("appointment_id")
-    return None if appointment_id is None else clip(appointment_id, MAX_JOURNAL_FIELD)
-
-
-def _request_bytes() -> bytes | None:
-    """The body as read (enough of it to show MAX_JOURNAL_BODY characters); None if it was
-    over the size limit and not read."""
-    try:
-        return request.get_data(cache=True)[:MAX_JOURNAL_BODY * 4 + 1]
-    except HTTPException:
-        return None

@@ -94,7 +94,7 @@ def add_appointments() -> Response:
     """Add appointments to the session, as a world file writes them, without replacing its
     world: `{"organization": "org_demo", "appointments": [{...}, ...]}`. All or nothing."""
     state = session_state()
-    body = read_json()
+    body = read_json(request)
     store = state.store
     with store.lock:
         added = add_to_store(body, store, state.clock.now())
@@ -129,7 +129,7 @@ def list_snapshots() -> Response:
 @bp.post("/snapshots")
 def save_snapshot() -> Response:
     """`{"name": "seeded"}` keeps the session's appointments and clock under that name."""
-    body = read_json()
+    body = read_json(request)
     name = body.get("name") if isinstance(body, dict) else None
     if not isinstance(name, str):
         raise ValidationError("Send the snapshot's name.", [Detail("body.name", 'expected {"name": "seeded"}')])
@@ -163,7 +163,7 @@ def list_forced() -> Response:
 @bp.post("/forced-responses")
 def add_forced() -> Response:
     """E.g. `{"operation": "updateAppointment", "status": 409, "example": "SLOT_FULL"}`."""
-    rule = forcing.build(read_json(), runtime().contract)
+    rule = forcing.build(read_json(request), runtime().contract)
     return ok(session_state().forced.add(rule).view(), 201)
 
 
@@ -206,7 +206,7 @@ def get_clock() -> Response:
 def put_clock() -> Response:
     """`{"now": "<UTC datetime>"}` freezes, `{"now": null}` returns to real time,
     `{"advance_seconds": N}` moves a frozen clock."""
-    body = read_json()
+    body = read_json(request)
     clock = session_state().clock
     if not isinstance(body, dict) or len(body.keys() & {"now", "advance_seconds"}) != 1:
         raise ValidationError("Send either now or advance_seconds.", [Detail(

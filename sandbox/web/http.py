@@ -10,14 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request
 
 from ..domain.errors import (
     ApiError,
     Detail,
     Forbidden,
+    MethodNotAllowed,
+    NotFound,
     PayloadTooLarge,
     ValidationError,
 )
+from ..session.journal import clip
 from ..session.sessions import SESSION_HEADER, Sessions, check_name
 from ..session.state import SandboxState
 from ..spec import strictjson
@@ -25,6 +30,7 @@ from ..spec.contract import Contract
 
 EXTENSION = "huskyvoice_sandbox"
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
+ADMIN_ENVIRON = "HTTP_X_SANDBOX_ADMIN_TOKEN"  # the header, as WSGI names it
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 JSON_TYPES = ("application/json",)
 
@@ -49,7 +55,8 @@ def runtime() -> Runtime:
 
 def session_state() -> SandboxState:
     """The state of the session this request names in X-Sandbox-Session (the default session
-    without it), looked up once per request."""
+    without it), looked up once per request (control API and pages; the API's requests are
+    sandbox/web/api.py's)."""
     state = g.get("sandbox_state")
     if state is None:
         sessions = runtime().sessions
@@ -64,22 +71,40 @@ def session_state() -> SandboxState:
 def require_control_access(feature: str) -> None:
     """Control features (the control API, the X-Sandbox-Force header) are for loopback clients,
     or, when the server has an admin token, for whoever sends it (then only for them)."""
-    refusal = control_refusal(feature)
+    refusal = control_refusal(feature, request.environ, runtime().admin_token)
     if refusal is not None:
         raise Forbidden(refusal)
 
 
-def control_refusal(feature: str) -> str | None:
-    """Why this request may not use a control feature; None when it may."""
-    token = runtime().admin_token
+def control_refusal(feature: str, environ: dict[str, Any], token: str | None) -> str | None:
+    """Why this request (its WSGI environ) may not use a control feature; None when it may."""
     if token is not None:
-        sent = request.headers.get(ADMIN_HEADER, "")
+        sent = environ.get(ADMIN_ENVIRON, "")
         if not hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode("utf-8")):
             return f"{feature} needs the admin token in the {ADMIN_HEADER} header."
-    elif not _loopback(request.remote_addr):
+    elif not _loopback(environ.get("REMOTE_ADDR")):
         return (f"{feature} is served only to loopback clients; start the server "
                 "with --admin-token to allow others.")
     return None
+
+
+def http_error(exc: HTTPException, method: str, path: str, max_body: int | None) -> ApiError:
+    """Werkzeug's errors (routing, size limit, ...) as the API's errors, never HTML."""
+    if exc.code == 404:
+        return NotFound(f"No such endpoint: {method} {clip(path, 200)}.")
+    if exc.code == 405:
+        unlisted = {"OPTIONS", "HEAD"} if path.startswith("/v1/") else {"OPTIONS"}
+        allowed = sorted(set(getattr(exc, "valid_methods", None) or []) - unlisted)
+        return MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}.",
+                                headers={"Allow": ", ".join(allowed)})
+    if exc.code == 413:
+        return PayloadTooLarge(f"The request body is larger than {max_body} bytes.")
+    if exc.code == 400:
+        return ValidationError("The request is malformed.", [Detail("request", exc.description or "bad request")])
+    error = ApiError(exc.description or exc.name)
+    error.status = exc.code or 500
+    error.code = (exc.name or "ERROR").upper().replace(" ", "_")
+    return error
 
 
 def _loopback(address: str | None) -> bool:
@@ -152,17 +177,20 @@ def sendable(value: str) -> bool:
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_text(payload: Any) -> str:
     # The newline keeps a shell prompt off the body when curl prints it, as jsonify does.
-    return Response(_encode(payload) + "\n", status=status, headers=headers,
-                    mimetype="application/json")
+    return _encode(payload) + "\n"
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json_text(payload), status=status, headers=headers, mimetype="application/json")
 
 
 def error_response(error: ApiError) -> Response:
     return json_response(error.body(), error.status, error.headers)
 
 
-def read_json() -> Any:
+def read_json(request: Request) -> Any:
     """The request body parsed as JSON, or a 400 VALIDATION_ERROR saying exactly why not.
 
     Strict where Python's json module is lenient: no NaN/Infinity, no duplicate keys, no
@@ -212,8 +240,8 @@ def parse_json_text(raw: bytes) -> Any:
     return value
 
 
-def read_json_object() -> dict[str, Any]:
-    value = read_json()
+def read_json_object(request: Request) -> dict[str, Any]:
+    value = read_json(request)
     if not isinstance(value, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(value), "a number")

@@ -5,10 +5,11 @@ its operationId, each running the same checks before its view, in the documented
     `security` (403) -> the rate limit (429) -> query parameters and body, validated with the
     spec's schemas (400) -> the view, which calls one use case of the domain.
 
-A view is a function of a `Call` registered with `@view("operationId")` (sandbox/web/views.py).
-Registration fails, naming them, if an operation of the spec has no view or a view no operation,
-so adding an endpoint is: the spec, one view, one use case. Forcing, the journal, the access
-log, the contract kit and /docs read the operations from the spec; nothing here lists them.
+A view is a function of a `Call` registered with `@view("operationId")` (sandbox/web/views.py)
+that returns an `Answer`. Registration fails, naming them, if an operation of the spec has no
+view or a view no operation, so adding an endpoint is: the spec, one view, one use case.
+Forcing, the journal, the access log, the contract kit and /docs read the operations from the
+spec; nothing here lists them. sandbox/web/api.py serves these routes.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Flask
+from werkzeug.wrappers import Request
 
 from ..domain.errors import (
     Detail,
     InsufficientScope,
     InvalidField,
-    MethodNotAllowed,
     RateLimitExceeded,
     Unauthorized,
     ValidationError,
@@ -32,19 +33,36 @@ from ..domain.errors import (
 from ..domain.model import Organization
 from ..domain.store import Credential, Store
 from ..session import forcing
+from ..session.sessions import SESSION_HEADER, Sessions, check_name
 from ..session.state import SandboxState
 from ..spec.contract import Contract, Operation
-from .http import (
-    control_refusal,
-    header_list,
-    json_response,
-    read_json_object,
-    runtime,
-    session_state,
-)
+from .http import control_refusal, read_json_object
 
-BLUEPRINT = "api"
+BLUEPRINT = "api"  # the routes' endpoints are "api.<operationId>"
 IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
+SESSION_ENVIRON = "HTTP_X_SANDBOX_SESSION"  # the header, as WSGI names it
+
+
+class ApiRequest(Request):
+    """One `/v1` request: Werkzeug's parsing, plus what the checks learn on the way (for the
+    view, the journal and the access log)."""
+
+    operation: Operation | None = None
+    path_args: dict[str, str] = {}  # noqa: RUF012 - replaced, never mutated
+    state: SandboxState | None = None
+    credential: Credential | None = None
+    forced: dict[str, Any] | None = None  # how the answer was forced, if it was
+    ignored_fields: list[str] | None = None  # body fields left out: named in IGNORED_HEADER
+
+
+@dataclass(slots=True)
+class Answer:
+    """What a view (or a forced response) answers: a status, a JSON payload (None: no body)
+    and headers."""
+
+    status: int
+    payload: Any
+    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -65,7 +83,8 @@ class Call:
         return self.credential.organization
 
 
-View = Callable[[Call], Response]
+View = Callable[[Call], Answer]
+Runner = Callable[[ApiRequest, Contract], Answer]
 _VIEWS: dict[str, View] = {}
 
 
@@ -84,8 +103,9 @@ def view(operation_id: str) -> Callable[[View], View]:
     return register
 
 
-def blueprint(contract: Contract) -> Blueprint:
-    """The `/v1` blueprint: a route for every operation of `contract`, each with its view."""
+def register(app: Flask, contract: Contract) -> dict[str, tuple[Operation, View]]:
+    """A route in `app.url_map` for every operation of `contract` (endpoint "api.<operationId>"),
+    and each endpoint's operation and view."""
     from . import views  # noqa: F401 - registers the views
 
     missing = sorted(set(contract.operations) - set(_VIEWS))
@@ -94,14 +114,13 @@ def blueprint(contract: Contract) -> Blueprint:
         raise SpecMismatch("the views and openapi.yaml disagree: "
                            + "; ".join([f"no view for the spec's {', '.join(missing)}"] * bool(missing)
                                        + [f"no operation in the spec for the view {', '.join(extra)}"] * bool(extra)))
-    bp = Blueprint(BLUEPRINT, __name__)
-    bp.before_request(refuse_head)
-    bp.before_request(forced_response)
-    bp.after_request(name_ignored_fields)
+    routes = {}
     for op in contract.operations.values():
-        bp.add_url_rule(flask_rule(op.path), endpoint=op.operation_id, methods=[op.method],
-                        view_func=_runner(op, _VIEWS[op.operation_id]))
-    return bp
+        endpoint = f"{BLUEPRINT}.{op.operation_id}"
+        app.add_url_rule(flask_rule(op.path), endpoint=endpoint, methods=[op.method],
+                         provide_automatic_options=False)
+        routes[endpoint] = (op, _VIEWS[op.operation_id])
+    return routes
 
 
 def flask_rule(path: str) -> str:
@@ -109,81 +128,72 @@ def flask_rule(path: str) -> str:
     return path.replace("{", "<").replace("}", ">")
 
 
-def current_operation() -> str | None:
-    """The operationId of the request's route; None off the API."""
-    endpoint = request.endpoint or ""
-    prefix, _, name = endpoint.partition(".")
-    return name if prefix == BLUEPRINT else None
+# -- the checks, in order -----------------------------------------------------------------------
+
+def handle(req: ApiRequest, view_function: View, contract: Contract, sessions: Sessions,
+           admin_token: str | None) -> Answer:
+    """Every check of the operation, then its view."""
+    op = req.operation
+    assert op is not None
+    state = req.state = _session(req, sessions)  # first: a bad session name is the first problem
+    forced = forced_answer(req, state, contract, admin_token)
+    if forced is not None:
+        return forced
+    store = state.store
+    credential = req.credential = authorize(req, op, store, state)
+    call = Call(op, state, store, credential, state.clock.now(), req.path_args,
+                read_query(req, op, contract), read_body(req, op, contract) if op.body_pointer else {})
+    try:
+        return view_function(call)
+    except InvalidField as exc:  # the rules name a field; the spec says where it was sent
+        raise exc.located("query" if any(p.name == exc.field for p in op.query) else "body") from None
 
 
-# -- before the view --------------------------------------------------------------------------------
-
-def refuse_head() -> None:
-    """HEAD is not an operation of the spec: 405, like any method the spec does not list for
-    the path (Werkzeug would otherwise serve it as a GET without a body)."""
-    if request.method == "HEAD":
-        adapter = current_app.create_url_adapter(request)
-        allowed = sorted(set(adapter.allowed_methods() if adapter else ()) - {"HEAD", "OPTIONS"})
-        raise MethodNotAllowed(f"HEAD is not allowed here; use {', '.join(allowed)}.",
-                               headers={"Allow": ", ".join(allowed)})
+def _session(req: ApiRequest, sessions: Sessions) -> SandboxState:
+    """The session the request names in X-Sandbox-Session; the default one without it."""
+    name = req.environ.get(SESSION_ENVIRON)
+    if name is None:
+        return sessions.default
+    req.state = sessions.default  # where a refused name's request is journaled
+    return sessions.get(check_name(name, f"header.{SESSION_HEADER}"))
 
 
-def forced_response() -> Response | None:
+def forced_answer(req: ApiRequest, state: SandboxState, contract: Contract,
+                  admin_token: str | None) -> Answer | None:
     """Answer as forced (the request's X-Sandbox-Force header, else the session's first
     matching rule), or wait as forced and go on; None to handle the request as usual."""
-    operation = current_operation()
-    if operation is None:
-        return None
-    appointment_id = (request.view_args or {}).get("appointment_id")
-    state = session_state()  # first: a bad session name is the first problem to report
-    header = request.environ.get(forcing.FORCE_ENVIRON)  # a plain dict read: every request asks
+    op = req.operation
+    assert op is not None
+    operation = op.operation_id
+    header = req.environ.get(forcing.FORCE_ENVIRON)  # a plain dict read: every request asks
     if header is not None:  # a control feature: no remote client may stall the server with it
-        refusal = control_refusal(f"The {forcing.FORCE_HEADER} header")
+        refusal = control_refusal(f"The {forcing.FORCE_HEADER} header", req.environ, admin_token)
         if refusal is not None:  # a 400 like any bad sandbox header: the API documents no other
             raise ValidationError(refusal, [Detail(f"header.{forcing.FORCE_HEADER}", "is a control feature")])
-        rule, via = forcing.from_header(header, operation, runtime().contract), "header"
+        rule, via = forcing.from_header(header, operation, contract), "header"
     else:
-        taken = state.forced.take(operation, appointment_id)
+        taken = state.forced.take(operation, req.path_args.get("appointment_id"))
         if taken is None:
             return None
         rule, via = taken, "control"
-    g.forced = rule.mark(via, operation)
+    req.forced = rule.mark(via, operation)
     if rule.delay_ms:
         state.forced.wait(rule.delay_ms / 1000)  # cut short by a reset or a clear
     if rule.drop:
-        request.environ[forcing.DROP_KEY] = True  # the WSGI layer closes the connection
-        return Response(status=204)
+        req.environ[forcing.DROP_KEY] = True  # the WSGI layer closes the connection
+        return Answer(204, None)
     answer = rule.answers.get(operation)
     if answer is None:  # a delay alone
         return None
-    if answer.body is None:  # a response the spec documents without a body
-        return Response(status=answer.status, headers=answer.headers)
-    return json_response(answer.body, answer.status, answer.headers)
+    return Answer(answer.status, answer.body, answer.headers)
 
 
-def _runner(op: Operation, function: View) -> Callable[..., Response]:
-    def run(**path: str) -> Response:
-        state = session_state()
-        store = state.store
-        credential = authorize(op, store, state)
-        call = Call(op, state, store, credential, state.clock.now(), path,
-                    read_query(op), read_body(op) if op.body_pointer else {})
-        try:
-            return function(call)
-        except InvalidField as exc:  # the rules name a field; the spec says where it was sent
-            raise exc.located("query" if any(p.name == exc.field for p in op.query) else "body") from None
-
-    run.__name__ = op.operation_id
-    return run
-
-
-def authorize(op: Operation, store: Store, state: SandboxState) -> Credential:
+def authorize(req: ApiRequest, op: Operation, store: Store, state: SandboxState) -> Credential:
     """401, then 403, then 429, in that order."""
-    key = _bearer_key(request.headers.get("Authorization"))
-    credential = store.authenticate(key)
+    credential = store.authenticate(_bearer_key(req.environ.get("HTTP_AUTHORIZATION")))
     if credential is None:
         raise Unauthorized("Invalid API key.")
-    g.credential = credential
+    req.credential = credential
     if not op.allows(credential.api_key.scopes):
         raise InsufficientScope(f"This API key lacks the {op.scopes_wanted()} scope.")
     org = credential.organization
@@ -195,21 +205,20 @@ def authorize(op: Operation, store: Store, state: SandboxState) -> Credential:
     return credential
 
 
-def read_query(op: Operation) -> dict[str, Any]:
+def read_query(req: ApiRequest, op: Operation, contract: Contract) -> dict[str, Any]:
     """The operation's query parameters, typed and defaulted; 400 with every problem located."""
     if not op.query:
         return {}
-    values, problems = runtime().contract.query_problems(op.operation_id, request.args.to_dict(flat=False))
+    values, problems = contract.query_problems(op.operation_id, req.args.to_dict(flat=False))
     if problems:
         raise ValidationError("The query parameters are invalid.", problems)
     return values
 
 
-def read_body(op: Operation) -> dict[str, Any]:
+def read_body(req: ApiRequest, op: Operation, contract: Contract) -> dict[str, Any]:
     """The body, valid against the operation's schema; unknown fields are left out and named
     for the response header."""
-    contract = runtime().contract
-    body = read_json_object()
+    body = read_json_object(req)
     known = contract.body_fields(op.operation_id)
     problems = contract.body_problems(op.operation_id, body)
     if problems and not any(name in known for name in body):
@@ -218,16 +227,8 @@ def read_body(op: Operation) -> dict[str, Any]:
         problems += [Detail(f"body.{name}"[:100], f"is not {what}") for name in list(body)[:10]]
     if problems:
         raise ValidationError("The request body is invalid.", problems)
-    g.ignored_fields = [name for name in body if name not in known]
+    req.ignored_fields = [name for name in body if name not in known]
     return {name: body[name] for name in known if name in body}
-
-
-def name_ignored_fields(response: Response) -> Response:
-    """Unknown and read-only fields are named on every answer that got past validation."""
-    ignored = g.get("ignored_fields")
-    if ignored:
-        response.headers[IGNORED_HEADER] = header_list(ignored)
-    return response
 
 
 def _bearer_key(header: str | None) -> str:

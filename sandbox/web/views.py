@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Response
-
 from ..domain import appointments
 from ..domain.appointments import NewAppointment, Search
 from ..domain.booking import Patch
@@ -18,22 +16,21 @@ from ..domain.clock import parse_utc
 from ..domain.errors import InvalidField
 from ..domain.index import FIELDS
 from . import render
-from .http import json_response
-from .operations import Call, view
+from .operations import Answer, Call, view
 
 
-def ok(data: Any, status: int = 200) -> Response:
-    return json_response({"success": True, "data": data}, status)
+def ok(data: Any, status: int = 200) -> Answer:
+    return Answer(status, {"success": True, "data": data})
 
 
 @view("getAppointment")
-def get_appointment(call: Call) -> Response:
+def get_appointment(call: Call) -> Answer:
     found = appointments.get(call.store, call.org, call.path["appointment_id"])
     return ok(render.appointment(found))
 
 
 @view("updateAppointment")
-def update_appointment(call: Call) -> Response:
+def update_appointment(call: Call) -> Answer:
     fields = dict(call.body)
     if "appointment_date" in fields:
         fields["appointment_date"] = _moment(fields["appointment_date"])
@@ -43,38 +40,38 @@ def update_appointment(call: Call) -> Response:
 
 
 @view("createAppointment")
-def create_appointment(call: Call) -> Response:
+def create_appointment(call: Call) -> Answer:
     fields = {**call.body, "appointment_date": _moment(call.body["appointment_date"])}
     created = appointments.create(call.store, call.org, NewAppointment(**fields), call.now)
-    return json_response({"success": True, "appointment_id": created.appointment_id,
-                          "token": created.token, "data": render.appointment(created)}, 201)
+    return Answer(201, {"success": True, "appointment_id": created.appointment_id,
+                        "token": created.token, "data": render.appointment(created)})
 
 
 @view("searchAppointments")
-def search_appointments(call: Call) -> Response:
+def search_appointments(call: Call) -> Answer:
     query = call.query
     day = date.fromisoformat(query["date"]) if "date" in query else None
     filters = {name: query[name] for name in FIELDS if name in query}
     found = appointments.search(call.store, call.org, Search(day, filters, query["page"], query["limit"]))
-    return json_response(render.page(found))
+    return Answer(200, render.page(found))
 
 
 @view("getAvailability")
-def get_availability(call: Call) -> Response:
+def get_availability(call: Call) -> Answer:
     on = date.fromisoformat(call.query["date"])
     slots = appointments.availability(call.store, call.org, on, call.query.get("branch_id"),
                                       call.query.get("session"))
-    return json_response({"success": True, "date": on.isoformat(),
-                          "slots": [render.slot(s) for s in slots]})
+    return Answer(200, {"success": True, "date": on.isoformat(),
+                        "slots": [render.slot(s) for s in slots]})
 
 
 @view("listServices")
-def list_services(call: Call) -> Response:
+def list_services(call: Call) -> Answer:
     return ok([render.service(s) for s in call.org.services])
 
 
 @view("getAppointmentConfig")
-def get_appointment_config(call: Call) -> Response:
+def get_appointment_config(call: Call) -> Answer:
     return ok(render.config(call.org))
 
 
