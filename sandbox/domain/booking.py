@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from .clock import format_timestamp
 from .errors import (
@@ -82,15 +82,16 @@ def apply_patch(org: Organization, ledger: Ledger, current: Appointment, patch: 
     """The appointment after `patch`, or the error of the first rule the patch breaks."""
     if patch.status == "cancelled" and current.status != "cancelled":
         check_cancellation(org, current, now)
-    updated = current
+    changes: dict[str, Any] = {}
     if patch.places:
         placed = _place_patch(org, current, patch)
-        updated = replace(updated, window_id=placed.window.id, date=placed.on, start=placed.start,
-                          session=placed.window.session, batch=placed.window.batch)
+        changes = {"window_id": placed.window.id, "date": placed.on, "start": placed.start,
+                   "session": placed.window.session, "batch": placed.window.batch}
     status = patch.status if isinstance(patch.status, str) else (
         "rescheduled" if patch.appointment_date is not UNSET else current.status)
-    updated = replace(
-        updated,
+    updated = replace(  # one copy of the record, whatever the patch holds
+        current,
+        **changes,
         status=status,
         assigned_doctor=_pick(patch.assigned_doctor, current.assigned_doctor),
         notes=_pick(patch.notes, current.notes),

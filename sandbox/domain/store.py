@@ -16,8 +16,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from .index import Found, SearchIndex
+from .index import FIELDS, Found, SearchIndex
 from .model import ApiKey, Appointment, Organization
 
 _WindowDay = tuple[str, str, date]  # org id, window id, date
@@ -95,6 +96,9 @@ class Store:
         """Insert or replace, keeping the indexes in step."""
         with self.lock:
             old = self._appointments.get(appointment.appointment_id)
+            if old is not None and _indexed(old) == _indexed(appointment):  # notes, a doctor
+                self._appointments[appointment.appointment_id] = appointment
+                return
             if old is not None:
                 self._count(old, -1)
                 if self._index is not None:
@@ -161,3 +165,11 @@ class Store:
             ids.discard(appointment.appointment_id)
             if not ids:
                 del self._bookings[booking]
+
+
+def _indexed(appointment: Appointment) -> tuple[Any, ...]:
+    """Everything the counts and the search index read of an appointment: when none of it
+    changes, an update only replaces the record."""
+    return (appointment.org_id, appointment.status, appointment.window_id, appointment.date,
+            appointment.start, appointment.patient, appointment.appointment_type,
+            *(getattr(appointment, name) for name in FIELDS))

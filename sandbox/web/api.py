@@ -10,6 +10,7 @@ are the same exception classes, rendered in the same envelope (ApiError.body).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ from ..session.journal import MAX_BODY_CHARS as MAX_JOURNAL_BODY
 from ..session.journal import Exchange, clip, mask_key
 from ..session.sessions import valid_name
 from ..session.state import SandboxState
+from ..spec.contract import Operation
 from .http import Runtime, header_list, http_error, json_text
 from .operations import IGNORED_HEADER, SESSION_ENVIRON, Answer, ApiRequest, View, handle, register
 
@@ -34,6 +36,7 @@ access_log = logging.getLogger("huskyvoice_sandbox.access")
 
 PREFIX = "/v1/"
 JOURNAL_HEADERS = ("Retry-After", "Allow", IGNORED_HEADER)
+ROUTE_CACHE = 4096  # (path, method) pairs whose route is remembered
 MAX_JOURNAL_FIELD = 1024  # characters of a path, query or Content-Type the journal keeps
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -45,8 +48,10 @@ class Api:
         self._app = app
         self._runtime = runtime  # its sessions are replaced whole (the pytest plugin): read per request
         self._fallback = fallback
-        self._routes: dict[str, tuple[Any, View]] = register(app, runtime.contract)
+        self._routes: dict[str, tuple[Operation, View]] = register(app, runtime.contract)
         self._adapter: MapAdapter | None = None
+        # Routing is a pure function of (path, method): the answers for recent paths are kept.
+        self._match = functools.lru_cache(maxsize=ROUTE_CACHE)(self._route)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not environ.get("PATH_INFO", "").startswith(PREFIX):
@@ -68,10 +73,8 @@ class Api:
     def _answer(self, req: ApiRequest) -> Answer:
         runtime = self._runtime
         try:
-            endpoint, args = self._adapter_for().match(req.path, req.method)
-            req.path_args = dict(args)
-            op, view_function = self._routes[endpoint]
-            req.operation = op
+            op, view_function, args = self._match(req.path, req.method)
+            req.operation, req.path_args = op, dict(args)
             if req.method == "HEAD":  # Werkzeug would serve it as a GET; the spec has no HEAD
                 raise _head_refused(self._adapter_for(), req.path)
             return handle(req, view_function, runtime.contract, runtime.sessions, runtime.admin_token)
@@ -82,6 +85,11 @@ class Api:
         except Exception:
             log.exception("unexpected error while serving %s %s", req.method, req.path)
             return _error_answer(InternalError("An unexpected error occurred."))
+
+    def _route(self, path: str, method: str) -> tuple[Operation, View, tuple[tuple[str, Any], ...]]:
+        endpoint, args = self._adapter_for().match(path, method)
+        op, view_function = self._routes[endpoint]
+        return op, view_function, tuple(args.items())
 
     def _journal_of(self, req: ApiRequest) -> SandboxState:
         """The session whose journal records the request: the one it named, even when it was
