@@ -58,3 +58,8 @@ def forced_response_schema_path() -> Path:
 def control_spec_path() -> Path:
     """The control API's OpenAPI description (served at /_sandbox/openapi.yaml)."""
     return Path(str(_PACKAGE / "schemas" / "control-openapi.yaml"))
+
+
+def balancer_config_path() -> Path:
+    """HAProxy's configuration for several `serve` processes (docs/scaling.md)."""
+    return Path(str(_PACKAGE / "serve" / "haproxy.cfg"))

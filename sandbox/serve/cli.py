@@ -13,7 +13,7 @@ import click
 from .. import __version__
 from ..domain.clock import format_timestamp
 from ..domain.errors import InvalidWorld
-from ..resources import default_world_path, starter_world_path
+from ..resources import balancer_config_path, default_world_path, starter_world_path
 from ..worlds.world import World, load_world_file
 from .reach import unreachable
 from .server import DEFAULT_THREADS, make_server
@@ -94,6 +94,13 @@ def init(path: Path, force: bool) -> None:
     click.echo("next:")
     click.echo(f"  huskyvoice-sandbox validate {path}")
     click.echo(f"  huskyvoice-sandbox serve --world {path} --watch")
+
+
+@main.command("haproxy-config")
+def haproxy_config() -> None:
+    """Print an HAProxy configuration that puts several `serve` processes behind one address,
+    each session always in the same process (docs/scaling.md)."""
+    click.echo(balancer_config_path().read_text(encoding="utf-8"), nl=False)
 
 
 @main.command()
