@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cached_property, lru_cache
@@ -40,6 +40,7 @@ from ..domain.store import Store
 from ..resources import world_schema_path
 from ..spec import strictjson
 from ..spec.gate import GatedValidator
+from . import fastyaml
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ def parse_document(text: str | bytes, source: str) -> Any:
         except ValueError as exc:  # a key given twice, NaN
             raise InvalidWorld(source, [Detail("document", str(exc))]) from None
     try:
-        return yaml.load(text, Loader=_WorldLoader)  # noqa: S506 - a SafeLoader subclass
+        try:
+            return fastyaml.load(text, _WorldLoader)
+        except fastyaml.Unusual:  # beyond plain data: the full loader, which locates problems
+            return yaml.load(text, Loader=_WorldLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
@@ -122,6 +126,9 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):  # [a, b] as a key: refused as PyYAML refuses it
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a mapping key cannot be a {type(key).__name__}", key_node.start_mark)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark)
