@@ -164,7 +164,7 @@ class Appointment:
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
-    @property
+    @cached_property  # read by every count and duplicate check; the record never changes
     def patient(self) -> tuple[str, str]:
         """Who the booking is for: the phone, and the name compared case-insensitively and
         trimmed (the duplicate rule's "this patient")."""

@@ -146,7 +146,8 @@ class Store:
 
     def active_bookings(self, org_id: str, patient: tuple[str, str], appointment_type: str,
                         on: date) -> frozenset[str]:
-        return frozenset(self._bookings.get((org_id, patient, appointment_type, on), ()))
+        found = self._bookings.get((org_id, patient, appointment_type, on))
+        return frozenset(found) if found else _NONE
 
     def _count(self, appointment: Appointment, delta: int) -> None:
         if not appointment.active:
@@ -165,6 +166,9 @@ class Store:
             ids.discard(appointment.appointment_id)
             if not ids:
                 del self._bookings[booking]
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _indexed(appointment: Appointment) -> tuple[Any, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import os
@@ -71,6 +72,10 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
     _banner(url, world, admin_token, path if watcher else None, paths)
     if watcher:
         watcher.start(app.extensions[EXTENSION].state.replace)
+    # The loaded world and the app live as long as the server: kept out of the cycle
+    # collector's full passes, which would otherwise walk every appointment of a large world
+    # again and again while requests are served.
+    gc.freeze()
     try:
         server.run()
     except KeyboardInterrupt:

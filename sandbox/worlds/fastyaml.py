@@ -22,6 +22,7 @@ from yaml.events import (
     ScalarEvent,
     SequenceEndEvent,
     SequenceStartEvent,
+    StreamEndEvent,
 )
 
 _STR, _NULL, _BOOL, _INT = (f"tag:yaml.org,2002:{name}" for name in ("str", "null", "bool", "int"))
@@ -68,12 +69,16 @@ class _Scalars(dict[str, Any]):
 
 
 def _build(parser: yaml.SafeLoader, scalars: _Scalars) -> Any:
-    containers: list[Any] = []  # the open mappings and sequences, innermost last
-    keys: list[Any] = []  # each open mapping's pending key (or _NO_KEY); _ITEM for sequences
+    # The innermost open container and its pending key (_NO_KEY: none yet; _ITEM: a
+    # sequence) are locals; the outer ones wait on `outer`. One pass, no nodes.
+    outer: list[tuple[Any, Any]] = []
+    top: Any = None
+    key: Any = None
     documents = 0
     root: Any = None
-    while parser.check_event():
-        event = parser.get_event()
+    next_event = parser.get_event
+    while True:
+        event = next_event()
         kind = type(event)
         if kind is ScalarEvent:
             if event.anchor is not None or event.tag is not None:
@@ -82,13 +87,14 @@ def _build(parser: yaml.SafeLoader, scalars: _Scalars) -> Any:
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             if event.anchor is not None or not event.implicit:
                 raise Unusual("an anchor or a tag")
-            mapping = kind is MappingStartEvent
-            containers.append({} if mapping else [])
-            keys.append(_NO_KEY if mapping else _ITEM)
+            outer.append((top, key))
+            top, key = ({}, _NO_KEY) if kind is MappingStartEvent else ([], _ITEM)
             continue
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
-            keys.pop()
-            value = containers.pop()
+            value = top
+            top, key = outer.pop()
+        elif kind is StreamEndEvent:
+            return root
         elif kind is AliasEvent:
             raise Unusual("an alias")
         else:
@@ -97,18 +103,14 @@ def _build(parser: yaml.SafeLoader, scalars: _Scalars) -> Any:
                 if documents > 1:
                     raise Unusual("several documents")
             continue
-        if not containers:
+        if top is None:
             root = value
-            continue
-        top = containers[-1]
-        key = keys[-1]
-        if key is _ITEM:
+        elif key is _ITEM:
             top.append(value)
         elif key is _NO_KEY:
             if isinstance(value, (dict, list)) or value in top:
                 raise Unusual("a complex or repeated key")
-            keys[-1] = value
+            key = value
         else:
             top[key] = value
-            keys[-1] = _NO_KEY
-    return root
+            key = _NO_KEY
