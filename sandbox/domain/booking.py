@@ -129,21 +129,25 @@ def place_at(org: Organization, branch_id: str, appointment_type: str, moment: d
         raise OutsideAvailability(
             f"{moment.isoformat()} is outside the calendar in {org.timezone.key}.") from None
     on = local.date()
-    where = (f"{DAYS[local.weekday()].capitalize()} {on.isoformat()} "
-             f"{local.strftime('%H:%M')} ({org.timezone.key})")
     covering = [w for w in _branch_windows(org, branch_id, appointment_type, on) if w.covers(local)]
     if not covering:
         raise OutsideAvailability(
             f"No calendar window of branch {branch_id} for {org.service_name(appointment_type)} "
-            f"covers {where}.")
+            f"covers {_moment_text(local, org)}.")
     agreeing = [w for w in covering if _agrees(w, session, batch)]
     if not agreeing:
         found = _best(covering, on)
         raise OutsideAvailability(
-            f"{where} falls in window {found.label()}, which does not match the requested "
-            f"{_requested(session, batch)}.")
+            f"{_moment_text(local, org)} falls in window {found.label()}, which does not match "
+            f"the requested {_requested(session, batch)}.")
     # Kept to the millisecond, as the API writes times.
     return Placement(_best(agreeing, on, prefer), on, moment.replace(microsecond=moment.microsecond // 1000 * 1000))
+
+
+def _moment_text(local: datetime, org: Organization) -> str:
+    """`Monday 2026-06-15 14:30 (Asia/Kolkata)`: a moment as the refusals tell it."""
+    return (f"{DAYS[local.weekday()].capitalize()} {local.date().isoformat()} "
+            f"{local.strftime('%H:%M')} ({org.timezone.key})")
 
 
 def place_on(org: Organization, branch_id: str, appointment_type: str, on: date,

@@ -196,14 +196,8 @@ def read_json(request: Request) -> Any:
     Strict where Python's json module is lenient: no NaN/Infinity, no duplicate keys, no
     unpaired surrogates, only UTF-8.
     """
-    if request.mimetype not in JSON_TYPES:
-        got = request.headers.get("Content-Type") or "none"
-        raise ValidationError("The request body must be JSON.",
-                              [Detail("header.Content-Type", f"must be application/json, got {got}")])
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
-    if charset not in ("utf-8", "utf8"):
-        raise ValidationError("The request body must be UTF-8.",
-                              [Detail("header.Content-Type", f"charset must be utf-8, got {charset}")])
+    if request.environ.get("CONTENT_TYPE") != "application/json":  # else: nothing to parse
+        _check_json_type(request)
     raw = request.get_data(cache=True)
     if request.content_length is None:
         # A chunked body has no Content-Length for Werkzeug to refuse up front, and its
@@ -212,6 +206,17 @@ def read_json(request: Request) -> Any:
         if limit is not None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     return parse_json_text(raw)
+
+
+def _check_json_type(request: Request) -> None:
+    if request.mimetype not in JSON_TYPES:
+        got = request.headers.get("Content-Type") or "none"
+        raise ValidationError("The request body must be JSON.",
+                              [Detail("header.Content-Type", f"must be application/json, got {got}")])
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ValidationError("The request body must be UTF-8.",
+                              [Detail("header.Content-Type", f"charset must be utf-8, got {charset}")])
 
 
 def parse_json_text(raw: bytes) -> Any:
