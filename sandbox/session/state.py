@@ -12,7 +12,7 @@ from typing import Any
 from ..domain.clock import Clock, format_timestamp, utc_now
 from ..domain.errors import InvalidField, NotFound
 from ..domain.store import Store
-from ..worlds.world import World, dump_world
+from ..worlds.world import World, collector_paused, dump_world
 from .forcing import ForcedResponses
 from .journal import DEFAULT_SIZE, Journal
 from .ratelimit import SlidingWindowLimiter
@@ -69,7 +69,9 @@ class SandboxState:
                 raise InvalidField("name", f"at most {MAX_SNAPSHOTS} snapshots per session",
                                    f"This session already has {MAX_SNAPSHOTS} snapshots; delete one first.")
             store = self.store
-            snapshot = Snapshot(self.world, store.copy(),
+            with collector_paused():  # a copy: many objects, no cycles
+                copied = store.copy()
+            snapshot = Snapshot(self.world, copied,
                                 self.clock.now() if self.clock.frozen else None, utc_now())
             self.snapshots[name] = snapshot
             return snapshot
@@ -81,7 +83,8 @@ class SandboxState:
         with self._lock:
             snapshot = self.snapshot(name)
             self.world = snapshot.world
-            self.store = snapshot.store.copy()
+            with collector_paused():
+                self.store = snapshot.store.copy()
             self.clock.freeze(snapshot.clock)
             self.limiter.clear()
             return snapshot

@@ -9,7 +9,7 @@ from typing import Any
 
 def loads(text: str) -> Any:
     """json.loads, strict. Raises json.JSONDecodeError for syntax, ValueError for the rest."""
-    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    return _DECODER.decode(text)
 
 
 def _reject_constant(name: str) -> Any:
@@ -17,9 +17,15 @@ def _reject_constant(name: str) -> Any:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key[:64]!r}")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # a key given twice: name the first one repeated
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key[:64]!r}")
+            seen.add(key)
     return result
+
+
+# One decoder for every call, as json.loads keeps one for its defaults (it is stateless).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)

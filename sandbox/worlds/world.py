@@ -60,7 +60,8 @@ class World:
 
     def new_store(self) -> Store:
         """A store holding this world's appointments, as loaded."""
-        return self._pristine.copy()
+        with collector_paused():  # a large world's copy is many objects and no cycles
+            return self._pristine.copy()
 
     @cached_property
     def _pristine(self) -> Store:
@@ -147,12 +148,12 @@ def load_world_file(path: str | Path) -> World:
         text = path.read_bytes()
     except OSError as exc:
         raise InvalidWorld(str(path), [Detail("file", exc.strerror or str(exc))]) from None
-    with _collector_paused():
+    with collector_paused():
         return load_world(parse_document(text, str(path)), str(path))
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """A world file builds hundreds of thousands of objects and no reference cycles: Python's
     cycle collector, run again and again as they are allocated, only slows the load (by a
     fifth on 100,000 appointments). Reference counting still frees what is dropped."""
