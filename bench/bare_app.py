@@ -1,9 +1,10 @@
-"""The benchmark's baseline: a bare Flask app that answers the appointment path with the
-documented 200 body and does nothing else (no auth, no validation, no state, no journal).
+"""The benchmark's baseline: a bare Flask app that answers each path the benchmark requests with
+the spec's documented example and does nothing else (no auth, no validation, no state, no
+journal). It is the cost floor: what Flask and the server cost before any of the sandbox's work.
 
-It is served through `huskyvoice_sandbox.serve.server.make_server`, the function `huskyvoice-sandbox serve`
-uses, so the sandbox and this app run under identical waitress settings: the difference in
-throughput between them is the sandbox's own work.
+`build_app()` makes the app (the in-process measurement calls it directly); served, it runs
+through `huskyvoice_sandbox.serve.server.make_server`, the function `huskyvoice-sandbox serve`
+uses, so the sandbox and this app run under identical waitress settings.
 
     python bench/bare_app.py --port 8099
 """
@@ -12,40 +13,77 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 import yaml
 from flask import Flask, Response
 from huskyvoice_sandbox.resources import spec_path
 from huskyvoice_sandbox.serve.server import make_server
 
-EXAMPLE = "DocumentedAppointment"
-ROUTE = "/v1/appointments/<appointment_id>"
+APPOINTMENT_ROUTE = "/v1/appointments/<appointment_id>"
+APPOINTMENTS_ROUTE = "/v1/appointments"
+AVAILABILITY_ROUTE = "/v1/appointment-slots/availability"
 
 
-def documented_body() -> bytes:
-    """The documented 200 body (components.examples.DocumentedAppointment in openapi.yaml),
-    serialised once at start-up as the sandbox serialises its answers (compact, in order)."""
-    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
-    value = spec["components"]["examples"][EXAMPLE]["value"]
+def compact(value: Any) -> bytes:
+    """Serialised as the sandbox serialises its answers (compact, keys in order)."""
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
-def create_bare_app(body: bytes) -> Flask:
+def documented_bodies() -> dict[str, bytes]:
+    """The documented bodies, read from openapi.yaml once at start-up."""
+    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    components = spec["components"]
+
+    def response_example(name: str) -> bytes:
+        examples = components["responses"][name]["content"]["application/json"]["examples"]
+        return compact(next(iter(examples.values()))["value"])
+
+    return {
+        "appointment": compact(components["examples"]["DocumentedAppointment"]["value"]),
+        "created": response_example("AppointmentCreated"),
+        "page": response_example("AppointmentPage"),
+        "availability": response_example("Availability"),
+    }
+
+
+def create_bare_app(bodies: dict[str, bytes]) -> Flask:
     app = Flask("huskyvoice_bare")
 
-    def appointment(appointment_id: str) -> Response:
-        return Response(body, status=200, mimetype="application/json")
+    def answer(body: bytes, status: int = 200) -> Response:
+        return Response(body, status=status, mimetype="application/json")
 
-    app.add_url_rule(ROUTE, "appointment", appointment, methods=["GET", "PATCH"])
+    def appointment(appointment_id: str) -> Response:
+        return answer(bodies["appointment"])
+
+    def create() -> Response:
+        return answer(bodies["created"], 201)
+
+    def search() -> Response:
+        return answer(bodies["page"])
+
+    def availability() -> Response:
+        return answer(bodies["availability"])
+
+    app.add_url_rule(APPOINTMENT_ROUTE, "appointment", appointment, methods=["GET", "PATCH"])
+    # One view per method, so no view reads the request (Flask's `request` proxy costs too).
+    app.add_url_rule(APPOINTMENTS_ROUTE, "create", create, methods=["POST"])
+    app.add_url_rule(APPOINTMENTS_ROUTE, "search", search, methods=["GET"])
+    app.add_url_rule(AVAILABILITY_ROUTE, "availability", availability, methods=["GET"])
     return app
 
 
+def build_app() -> Flask:
+    """The bare app, ready to call as a WSGI app or to serve."""
+    return create_bare_app(documented_bodies())
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    server = make_server(create_bare_app(documented_body()), args.host, args.port)
+    server = make_server(build_app(), args.host, args.port)
     print(f"bare app on http://{args.host}:{server.effective_port}", flush=True)
     try:
         server.run()

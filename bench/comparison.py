@@ -1,0 +1,57 @@
+"""T3: the sandbox served against Prism (the spec's static examples) and the bare Flask app (the
+cost floor), on the same requests, alternating."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from load import Matrix, measure
+from resets import Timing, timed
+from scenarios import COMPARISON
+from servers import (
+    bare_argv,
+    granian_argv,
+    granian_env,
+    prism_argv,
+    reset,
+    sandbox_argv,
+    serving,
+    startup_rows,
+)
+from settings import Settings
+
+SANDBOX, BARE, PRISM = "sandbox", "bare app", "Prism"
+GRANIAN = "sandbox on granian"  # an alternative server, measured when installed (information)
+RPS_TARGET = 1.5  # sandbox / Prism req/s, at least, on every scenario
+# and the sandbox's p99 latency at most Prism's
+
+
+@dataclass
+class ComparisonResult:
+    matrix: Matrix  # servers: the sandbox, the bare app, Prism when there
+    startup: list[tuple[str, float, float | None]]
+    reset: Timing  # POST /_sandbox/reset on the bench world
+
+    @property
+    def has_prism(self) -> bool:
+        return PRISM in self.matrix.servers
+
+
+def run_comparison(world: Path, settings: Settings, prism: str | None,
+                   logs: Path) -> ComparisonResult:
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(serving(SANDBOX, sandbox_argv(world), logs, sandbox=True)),
+                   stack.enter_context(serving(BARE, bare_argv, logs))]
+        if prism:
+            servers.append(stack.enter_context(serving(PRISM, prism_argv(prism), logs)))
+        if importlib.util.find_spec("granian") is not None:
+            servers.append(stack.enter_context(serving(GRANIAN, granian_argv, logs, sandbox=True,
+                                                       env=granian_env(world))))
+        matrix = measure(COMPARISON, servers, settings)
+        sandbox = servers[0]
+        reset_timing = timed("POST /_sandbox/reset, bench world (client side)",
+                             lambda: reset(sandbox), settings.reset_samples)
+        return ComparisonResult(matrix, startup_rows(servers), reset_timing)

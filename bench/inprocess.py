@@ -1,0 +1,146 @@
+"""T2: what one request costs in-process, the sandbox's WSGI app against the bare app's.
+
+Both apps are called the way a WSGI server calls them: `app(environ, start_response)`, the
+response iterable exhausted and closed. The environ is built once per scenario by Werkzeug's
+EnvironBuilder; each call gets a copy of it and a fresh `wsgi.input`, so no call sees another's
+consumed body. No server, no socket, no client: what is left is the app's own work, which is
+what the sandbox can change. Batches are timed like timeit's (gc off while a batch runs), the
+two apps alternating batch by batch; the median batch is reported.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from huskyvoice_sandbox import create_app
+from werkzeug.test import EnvironBuilder
+
+import bare_app
+from common import KEY, BenchError, progress
+from scenarios import NOTES, READ, RESCHEDULE, Scenario
+from settings import Settings
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+SCENARIOS = (NOTES, RESCHEDULE, READ)
+TARGETS = {NOTES.title: 2.0, RESCHEDULE.title: 2.5}  # sandbox / bare, at most
+WARMUP_CALLS = 200  # per app and scenario, every status checked
+
+
+@dataclass(frozen=True)
+class Call:
+    """The prepared calls of one scenario on one app: environs, cycled one per call."""
+
+    app: WsgiApp
+    environs: tuple[tuple[dict[str, Any], bytes], ...]  # (environ without input, body)
+    expected: str  # the status line's code, e.g. "200"
+
+
+@dataclass(frozen=True)
+class InProcessResult:
+    scenario: Scenario
+    sandbox_ns: float  # median over batches, per call
+    bare_ns: float
+    calls: int  # per app, timed
+
+    @property
+    def ratio(self) -> float:
+        return self.sandbox_ns / self.bare_ns
+
+    @property
+    def target(self) -> float | None:
+        return TARGETS.get(self.scenario.title)
+
+
+def environs(scenario: Scenario) -> tuple[tuple[dict[str, Any], bytes], ...]:
+    """One environ per body of the scenario (the reschedule alternates between two dates)."""
+    built = []
+    for text in scenario.sample_texts():
+        builder = EnvironBuilder(path=scenario.path, method=scenario.method,
+                                 headers=[("Authorization", f"Bearer {KEY}")],
+                                 data=text or None,
+                                 content_type="application/json" if text else None)
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        environ.pop("wsgi.input")
+        built.append((environ, text.encode()))
+    return tuple(built)
+
+
+def run_batch(call: Call, count: int) -> int:
+    """`count` calls; returns how many answered another status than expected."""
+    status: list[str] = [""]
+
+    def start_response(line: str, headers: Any, exc_info: Any = None) -> Callable[[bytes], Any]:
+        status[0] = line
+        return lambda data: None
+
+    wrong, cycle, expected = 0, call.environs, call.expected
+    for index in range(count):
+        base, body = cycle[index % len(cycle)]
+        environ = dict(base)
+        environ["wsgi.input"] = io.BytesIO(body)
+        response = call.app(environ, start_response)
+        for _ in response:
+            pass
+        close = getattr(response, "close", None)
+        if close is not None:
+            close()
+        if not status[0].startswith(expected):
+            wrong += 1
+    return wrong
+
+
+def timed_batch(call: Call, count: int) -> float:
+    """Nanoseconds per call over one batch, gc off as in timeit."""
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.perf_counter_ns()
+        wrong = run_batch(call, count)
+        elapsed = time.perf_counter_ns() - started
+    finally:
+        gc.enable()
+    if wrong:
+        raise BenchError(f"in-process: {wrong} of {count} calls did not answer {call.expected}")
+    return elapsed / count
+
+
+def warm_up(name: str, scenario: Scenario, call: Call) -> None:
+    """Fail loudly unless every warm-up call gives the expected status."""
+    wrong = run_batch(call, WARMUP_CALLS)
+    if wrong:
+        raise BenchError(f"in-process {name}: {wrong} of {WARMUP_CALLS} warm-up calls to "
+                         f"{scenario.title} did not answer {call.expected}")
+
+
+def measure_scenario(scenario: Scenario, sandbox: WsgiApp, bare: WsgiApp,
+                     settings: Settings) -> InProcessResult:
+    prepared = environs(scenario)
+    calls = {"sandbox": Call(sandbox, prepared, str(scenario.expected)),
+             "bare": Call(bare, prepared, "200")}
+    for name, call in calls.items():
+        warm_up(name, scenario, call)
+    times: dict[str, list[float]] = {"sandbox": [], "bare": []}
+    for repeat in range(settings.repeats):
+        order = ("sandbox", "bare") if repeat % 2 == 0 else ("bare", "sandbox")
+        for name in order:
+            times[name].append(timed_batch(calls[name], settings.batch))
+    result = InProcessResult(scenario, statistics.median(times["sandbox"]),
+                             statistics.median(times["bare"]), settings.batch * settings.repeats)
+    progress(f"in-process {scenario.title}: sandbox {result.sandbox_ns / 1000:.1f} µs, "
+             f"bare {result.bare_ns / 1000:.1f} µs, ratio {result.ratio:.2f}")
+    return result
+
+
+def run_inprocess(settings: Settings) -> list[InProcessResult]:
+    """T2 on the default world (org_demo has no rate limit: every call is answered, not 429)."""
+    sandbox, bare = create_app(), bare_app.build_app()
+    return [measure_scenario(s, sandbox, bare, settings) for s in SCENARIOS]

@@ -1,0 +1,213 @@
+"""The report's sections, one per part of the run, each saying briefly how it was measured."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from datetime import datetime
+
+from balancer import ONE, ONE_BEHIND, TWO_BEHIND
+from common import APPOINTMENT, KEY, LUA_SCRIPT, ROOT
+from comparison import BARE, GRANIAN, PRISM, SANDBOX
+from load import Matrix, wrk_argv
+from machine import busy_machine_note, describe_machine
+from report import Section, Table, cells_table, ratio_table
+from resets import MIN_SAMPLES, TIMING_BUDGET_S, Timing
+from results import Results
+from targets import evaluate, smaller_world_note
+
+
+def run_section(results: Results, command: str, started_at: datetime,
+                elapsed_s: float) -> Section:
+    settings = results.settings
+    wrk_line = shlex.join(wrk_argv("URL", settings.duration, settings.connections,
+                                   LUA_SCRIPT.relative_to(ROOT)))
+    return Section("This run", [
+        f"Command: `{command}`",
+        (f"Started {started_at:%Y-%m-%d %H:%M} UTC, took {elapsed_s / 60:.1f} min. Served "
+         f"load: {settings.rounds} alternating round(s) of `{wrk_line}` per server and scenario "
+         f"(median reported), {settings.warmup} s untimed warm-up per server, key `{KEY}`, "
+         "the sandbox's world reset before each run that writes. In-process: "
+         f"{settings.repeats} batches of {settings.batch:,} calls per app and scenario. "
+         f"Per-test setup: {settings.tests:,} tests per pytest project."),
+        *busy_machine_note(results.others_cpu_share), *results.notes])
+
+
+def machine_section(prism: str | None, haproxy: str | None) -> Section:
+    return Section("Machine", ["Every figure below was measured on this machine, in this run."],
+                   [Table(["What", "Value"], describe_machine(prism, haproxy))])
+
+
+def targets_section(results: Results) -> Section:
+    return Section("Targets", [
+        ("T1 fresh sandbox per test, T2 in-process request cost, T3 served throughput and "
+         "latency against Prism, T4 scale, T5 past one process (information only); each is "
+         "detailed in its section below."), *smaller_world_note(results)],
+        [Table(["", "Target", "Measured", "Required", "Result"],
+               [t.row() for t in evaluate(results)])])
+
+
+def pertest_section(results: Results) -> list[Section]:
+    found = results.pertest
+    if found is None:
+        return []
+    rows = [[t.label, f"{len(t.seconds):,}", f"{t.first_ms:.1f}", f"{t.median_ms:.3f}",
+             f"{t.p95_ms:.3f}"] for t in (found.fixture, found.floor)]
+    return [Section("T1: fresh sandbox per test (pytest plugin)", [
+        ("Two generated pytest projects run in a subprocess (`python -m pytest -q -p no:randomly "
+         "-p no:cacheprovider`): one test parametrized over the tests that takes `huskyvoice` "
+         f"and GETs `{APPOINTMENT}` on the default world, and the same test without the fixture. "
+         "A conftest hookwrapper around `pytest_runtest_setup` times each test's setup phase. "
+         "The first test builds the session's app, so the median and p95 are of the others."),
+        (f"The fixture's own cost, the difference of the medians: "
+         f"**{found.difference_ms:.3f} ms** per test.")],
+        [Table(["Project", "Tests", "First setup ms", "Median setup ms", "p95 setup ms"],
+               rows)])]
+
+
+def inprocess_section(results: Results) -> list[Section]:
+    found = results.inprocess
+    if found is None:
+        return []
+    rows = [[r.scenario.title, f"{r.sandbox_ns / 1000:.1f}", f"{r.bare_ns / 1000:.1f}",
+             f"{r.ratio:.2f}", f"≤ {r.target:.1f}" if r.target else "information"] for r in found]
+    return [Section("T2: in-process request cost", [
+        ("The sandbox's WSGI app (`create_app()`, the default world) and the bare app "
+         "(`bench/bare_app.py`'s `build_app()`) called as a WSGI server calls them, "
+         "`app(environ, start_response)`, with an environ built once per scenario by Werkzeug's "
+         "EnvironBuilder (copied, with a fresh `wsgi.input`, per call) and the response "
+         "exhausted and closed. Batches alternate between the apps, gc off as in timeit; the "
+         "median batch is reported. The reschedule alternates between two dates, so every call "
+         "moves the appointment; every call's status is checked (the warm-up's too). The bare "
+         "app answers the same request with the documented body and does nothing else.")],
+        [Table(["Scenario", "Sandbox µs/call", "Bare app µs/call", "Sandbox / bare",
+                "Target"], rows)])]
+
+
+def comparison_sections(results: Results) -> list[Section]:
+    part = results.comparison
+    if part is None:
+        return []
+    others = [s for s in (BARE, PRISM) if s in part.matrix.servers]
+    return [
+        Section("T3: served, against the bare Flask app and Prism", [
+            ("The sandbox serves the bench world (the default world and a Saturday window with "
+             "room for 10,000,000 bookings, where every create books a new patient); the bare "
+             "app answers each path with the spec's documented example and does nothing else "
+             "(the cost floor); Prism serves the examples of openapi.yaml. Answer: what each "
+             "server answered (checked before each timed run; the sandbox's answers under load "
+             "are checked too, by wrk's non-2xx/3xx count); non-2xx/3xx and socket errors: "
+             "wrk's counts over all rounds.")], [cells_table(part.matrix)]),
+        Section("T3: ratios", table_note(part.matrix.servers), [ratio_table(
+            part.matrix, [(SANDBOX, other) for other in others],
+            [(SANDBOX, PRISM)] if PRISM in others else [])]),
+        *granian_sections(part.matrix, others),
+    ]
+
+
+def granian_sections(matrix: Matrix, others: Sequence[str]) -> list[Section]:
+    """The same sandbox under granian (a Rust WSGI server), when it is installed: what a faster
+    server would give, and why `serve` does not use it."""
+    if GRANIAN not in matrix.servers:
+        return []
+    return [Section("T3: the sandbox under another server (information)", [
+        "The same app under granian 2 (a WSGI server written in Rust; one worker, 8 blocking "
+        "threads; `bench/granian_app.py`), measured in the same rounds. `serve` keeps waitress: "
+        "granian cannot close a connection without answering (a forced `drop` would be a 500), "
+        "and it answers the requests it refuses itself (a malformed request line, oversized "
+        "headers) in its own format, not the API's JSON envelope."], [ratio_table(
+            matrix, [(GRANIAN, SANDBOX), *[(GRANIAN, o) for o in others]],
+            [(GRANIAN, PRISM)] if PRISM in others else [])])]
+
+
+def table_note(servers: Sequence[str]) -> list[str]:
+    if PRISM in servers:
+        return ["Target: sandbox / Prism ≥ 1.5 and the sandbox's p99 at most Prism's."]
+    return ["Prism was not measured: the T3 targets are not measured."]
+
+
+def scale_sections(results: Results) -> list[Section]:
+    part, worlds = results.scale, results.worlds
+    sections = []
+    if part is not None and worlds is not None:
+        small, big = part.matrix.servers
+        sections += [
+            Section(f"T4: scale, {worlds.small_count:,} against {worlds.big_count:,} "
+                    "appointments", [
+                ("The same requests on the bench world grown by bench/worlds.py (filler "
+                 "appointments on their own branch), both served at once and measured "
+                 "alternately. Targets on the reads (search, availability); the PATCHes are "
+                 "for information.")], [cells_table(part.matrix)]),
+            Section("T4: scale ratio", tables=[ratio_table(part.matrix, [(big, small)])]),
+        ]
+    if results.loads:
+        sections.append(Section("T4: world load (fresh process each)", [
+            ("`huskyvoice_sandbox.worlds.world.load_world_file(path)` in a fresh process; RSS "
+             "before: after the imports, before loading; peak RSS: the process's VmHWM (not "
+             "`ru_maxrss`, which Linux carries over from the spawning process across exec).")],
+            [Table(["World", "Appointments", "Load s", "Target s", "RSS before MiB",
+                    "Peak RSS MiB"],
+                   [[w.label, f"{w.appointments:,}", f"{w.seconds:.2f}", f"< {w.target_s:g}",
+                     f"{w.rss_before_mib:.0f}", f"{w.peak_rss_mib:.0f}"]
+                    for w in results.loads])]))
+    return sections
+
+
+def balancer_sections(results: Results) -> list[Section]:
+    part = results.balancer
+    if part is None:
+        return []
+    return [
+        Section("T5: past one process (HAProxy)", [
+            ("Two `serve` processes behind HAProxy with the shipped configuration "
+             "(`sandbox/serve/haproxy.cfg`, sessions hashed to processes), against one process "
+             "alone and one process behind the same HAProxy (both its backends pointing at it), "
+             "so the balancer's own cost shows apart from the second process's gain. Every "
+             f"request names one of {len(part.sessions)} sessions in turn "
+             f"({', '.join(part.sessions)}), chosen so that half of them live in each process; "
+             "the same sessions are sent to every setup. Information only: on a 2-core "
+             "machine, wrk, HAProxy and two servers share two cores.")],
+            [cells_table(part.matrix)]),
+        Section("T5: ratios", tables=[ratio_table(
+            part.matrix, [(ONE_BEHIND, ONE), (TWO_BEHIND, ONE), (TWO_BEHIND, ONE_BEHIND)])]),
+    ]
+
+
+def startup_section(results: Results) -> list[Section]:
+    rows = [[name, f"{seconds:.2f}", f"{rss:.0f}" if rss else "n/a"]
+            for name, seconds, rss in results.startup()]
+    if not rows:
+        return []
+    return [Section("Server start-up", [
+        "From process start to the first answered request; peak RSS (VmHWM) after its runs."],
+        [Table(["Server", "Time to first response s", "Peak RSS MiB"], rows)])]
+
+
+def reset_section(results: Results) -> list[Section]:
+    resets: list[Timing] = results.all_resets()
+    if not resets:
+        return []
+    return [Section("Reset", [
+        (f"Median of {results.settings.reset_samples} resets, or of as many as "
+         f"{TIMING_BUDGET_S:.0f} s allow (at least {MIN_SAMPLES}). Client side: "
+         "`POST /_sandbox/reset` over HTTP, a new connection each; in-process: "
+         "`SandboxState.reset()` on the default session of `create_app(world)`.")],
+        [Table(["Reset", "Samples", "Median ms", "Min ms", "Max ms"],
+               [[t.label, str(len(t.samples_ms)), f"{t.median_ms:.2f}",
+                 f"{min(t.samples_ms):.2f}", f"{max(t.samples_ms):.2f}"] for t in resets])])]
+
+
+def build_sections(results: Results, prism: str | None, haproxy: str | None, command: str,
+                   started_at: datetime, elapsed_s: float) -> list[Section]:
+    return [
+        run_section(results, command, started_at, elapsed_s),
+        machine_section(prism, haproxy),
+        targets_section(results),
+        *pertest_section(results),
+        *inprocess_section(results),
+        *comparison_sections(results),
+        *scale_sections(results),
+        *balancer_sections(results),
+        *startup_section(results),
+        *reset_section(results),
+    ]
