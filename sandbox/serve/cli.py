@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,7 +18,7 @@ from .. import __version__
 from ..domain.clock import format_timestamp
 from ..domain.errors import InvalidWorld
 from ..resources import balancer_config_path, default_world_path, starter_world_path
-from ..worlds.world import World, load_world_file
+from ..worlds.world import World, dump_yaml, load_world, load_world_file
 from .reach import unreachable
 from .server import DEFAULT_THREADS, make_server
 from .watch import WorldWatcher
@@ -99,6 +102,50 @@ def init(path: Path, force: bool) -> None:
     click.echo("next:")
     click.echo(f"  huskyvoice-sandbox validate {path}")
     click.echo(f"  huskyvoice-sandbox serve --world {path} --watch")
+
+
+@main.command("mirror")
+@click.option("--base-url", required=True, help="The deployment to read, e.g. https://api.huskyvoice.ai.")
+@click.option("--api-key", envvar="HUSKYVOICE_API_KEY", required=True,
+              help="A key with appointments:read (default: $HUSKYVOICE_API_KEY). Only GETs are sent.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First date of availability to read (default: today, UTC).")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366),
+              help="Dates of availability to read (two weeks see every weekday twice).")
+@click.option("--budget", default=600, show_default=True, type=click.IntRange(1),
+              help="At most this many requests (429s are waited out, per Retry-After).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default="mirror.yaml",
+              show_default=True, help="The world file to write (.json for JSON).")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: int, output: Path,
+                   force: bool) -> None:
+    """Write a world file from what a deployment shows (GET requests only), to serve locally."""
+    from .mirror import MirrorError, Reader, mirror
+
+    if output.exists() and not force:
+        click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
+        sys.exit(1)
+    reader = Reader(base_url, api_key, budget, progress=lambda m: click.echo(f"  {m}", err=True))
+    first = start.date() if start else datetime.now(UTC).date()
+    try:
+        mirrored = mirror(reader, first, days)
+    except MirrorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    try:
+        world = load_world(mirrored.document, str(output))
+    except InvalidWorld as exc:
+        click.echo(f"error: the deployment's state does not make a valid world:\n{exc.report()}", err=True)
+        sys.exit(1)
+    document = mirrored.document
+    text = json.dumps(document, indent=2) + "\n" if output.suffix == ".json" else dump_yaml(document)
+    output.write_text(text, encoding="utf-8")
+    windows = len(document["organizations"][0]["calendar_windows"])
+    click.echo(f"wrote {output}: {len(world.appointments)} appointments, {windows} windows, "
+               f"from {reader.sent} GET requests")
+    for loss in mirrored.losses:
+        click.echo(f"  not mirrored: {loss}", err=True)
+    click.echo(f"next: huskyvoice-sandbox serve --world {output}   (keys: sk_mirror_write, sk_mirror_read)")
 
 
 @main.command("haproxy-config")

@@ -1,0 +1,166 @@
+"""`huskyvoice-sandbox mirror`: a world file made from what a deployment shows its key, read with
+GET requests only.
+
+What is read: `GET /v1/services`, `GET /v1/appointment-config`, availability for every date of
+a range (`GET /v1/appointment-slots/availability?date=...`), and every appointment the key can
+see (`GET /v1/appointments`, page by page). The 60-a-minute limit is honoured: a 429 is waited
+out for its `Retry-After`, and `--budget` caps the requests sent.
+
+What cannot be seen, and how it is handled (docs/mirror.md):
+- windows availability never lists (inactive ones, or closed on every date of the range): left
+  out; appointments in them are left out too, and named;
+- a window missing from availability on a date of the range where its weekday came round:
+  closed that date (`closed_dates`);
+- the organization's id and name, branch names, keys, rate limit: placeholders (org_mirror, the
+  branch id as its name, `sk_mirror_write` / `sk_mirror_read`, 60 a minute);
+- an appointment's `notes` and exact start (`start_time`): not in the API's appointment object;
+  the start is its window's opening that date.
+The clock is frozen at the time of the mirror.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from ..domain.clock import format_timestamp
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+PAGE_LIMIT = 200  # appointments per search page: the spec's maximum
+WINDOW_FIELDS = ("branch_id", "day", "session", "batch", "start_time", "end_time", "max_slots",
+                 "ai_slots", "appointment_type", "created_at", "updated_at")
+APPOINTMENT_FIELDS = ("appointment_id", "appointment_type", "branch_id", "date", "session", "batch",
+                      "token", "patient_name", "parent_phone", "assigned_doctor", "status",
+                      "external_reference_id", "created_at", "updated_at")
+
+
+class MirrorError(Exception):
+    """The deployment could not be read (an error answer, the budget spent, no connection)."""
+
+
+@dataclass
+class Reader:
+    """GET requests with the key, within a budget, waiting out 429s."""
+
+    base_url: str
+    key: str
+    budget: int
+    progress: Callable[[str], None] = lambda message: None
+    sleep: Callable[[float], None] = time.sleep
+    sent: int = 0
+
+    def get(self, path: str, **query: Any) -> Any:
+        url = self.base_url.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
+        while True:
+            if self.sent >= self.budget:
+                raise MirrorError(f"the budget of {self.budget} requests is spent (at GET {path}); "
+                                  "raise it with --budget")
+            self.sent += 1
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.key}",
+                                                           "Accept": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http(s) only
+                    return json.load(response)
+            except urllib.error.HTTPError as refused:
+                if refused.code != 429:
+                    raise MirrorError(f"GET {path} answered {refused.code}: {_said(refused)}") from None
+                wait = float(refused.headers.get("Retry-After") or 1)
+                self.progress(f"rate limited: waiting {wait:g} s (Retry-After)")
+                self.sleep(wait)
+            except (urllib.error.URLError, OSError) as failed:
+                reason = getattr(failed, "reason", failed)
+                raise MirrorError(f"cannot reach {self.base_url}: {reason}") from None
+
+
+def _said(refused: urllib.error.HTTPError) -> str:
+    try:
+        error = json.loads(refused.read())["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return refused.reason or "no explanation"
+
+
+@dataclass
+class Mirror:
+    """The world document, and what could not be carried over."""
+
+    document: dict[str, Any]
+    losses: list[str] = field(default_factory=list)
+
+
+def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) -> Mirror:
+    """Read the deployment and build its world: availability over `days` dates from `start`."""
+    now = now or datetime.now(UTC)
+    services = reader.get("/v1/services")["data"]
+    config = reader.get("/v1/appointment-config")["data"]
+    dates = [start + timedelta(days=n) for n in range(days)]
+    windows: dict[str, dict[str, Any]] = {}
+    listed: dict[str, set[date]] = {}
+    for number, on in enumerate(dates, 1):
+        reader.progress(f"availability {number}/{len(dates)}: {on.isoformat()}")
+        for slot in reader.get("/v1/appointment-slots/availability", date=on.isoformat())["slots"]:
+            windows.setdefault(slot["calendar_id"], {"id": slot["calendar_id"],
+                                                     **{k: slot[k] for k in WINDOW_FIELDS}})
+            listed.setdefault(slot["calendar_id"], set()).add(on)
+    for window_id, window in windows.items():
+        missing = [on for on in dates if DAYS[on.weekday()] == window["day"] and on not in listed[window_id]]
+        window["active"] = True
+        window["closed_dates"] = [on.isoformat() for on in missing]
+    appointments, losses = _appointments(reader, list(windows.values()))
+    branches = sorted({w["branch_id"] for w in windows.values()} | {a["branch_id"] for a in appointments})
+    organization = {
+        "id": "org_mirror", "name": f"Mirror of {reader.base_url}", "timezone": config["timezone"],
+        "rate_limit_per_minute": 60, "allow_cancellation": config["allow_cancellation"],
+        "cancellation_notice_hours": config["cancellation_notice_hours"],
+        "api_keys": [
+            {"key": "sk_mirror_write", "name": "placeholder: read and write",
+             "scopes": ["appointments:read", "appointments:write", "slots:read"]},
+            {"key": "sk_mirror_read", "name": "placeholder: read only",
+             "scopes": ["appointments:read", "slots:read"]}],
+        "services": [{"id": s["service_id"], "name": s["name"]} for s in services],
+        "branches": [{"id": b, "name": b} for b in branches],
+        "calendar_windows": list(windows.values()),
+        "appointments": appointments,
+    }
+    document = {"version": 1,
+                "description": f"Mirrored from {reader.base_url} at {format_timestamp(now)} "
+                               f"({reader.sent} GET requests; availability {dates[0]} to {dates[-1]})",
+                "clock": format_timestamp(now), "organizations": [organization]}
+    return Mirror(document, losses)
+
+
+def _appointments(reader: Reader, windows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every appointment the key sees, those in a window the mirror has; and the others, named."""
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        answer = reader.get("/v1/appointments", page=page, limit=PAGE_LIMIT)
+        found += answer["data"]
+        pages = answer["pagination"]
+        reader.progress(f"appointments: {len(found)} of {pages['total']}")
+        if not pages["has_more"]:
+            break
+        page += 1
+    kept, losses = [], []
+    for raw in found:
+        if _window_of(raw, windows) is None:
+            losses.append(f"{raw['appointment_id']} ({raw['date']} {raw['session']} {raw['batch']}, branch "
+                          f"{raw['branch_id']}): its window is not in availability (inactive, or "
+                          "closed on every date read); left out")
+            continue
+        kept.append({name: raw[name] for name in APPOINTMENT_FIELDS if raw.get(name) is not None})
+    return kept, losses
+
+
+def _window_of(raw: dict[str, Any], windows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    day = DAYS[date.fromisoformat(raw["date"]).weekday()]
+    return next((w for w in windows if (w["branch_id"], w["day"], w["session"], w["batch"])
+                 == (raw["branch_id"], day, raw["session"], raw["batch"])
+                 and w["appointment_type"] in (None, raw["appointment_type"])), None)
