@@ -54,16 +54,26 @@ def doctor(base: str, session: str | None) -> Any:
     return body["data"]["assigned_doctor"]
 
 
-@pytest.fixture
-def balanced(tmp_path: Path) -> Iterator[tuple[str, LiveServer, LiveServer]]:
-    """HAProxy on a free port in front of two sandboxes serving the default world."""
+def haproxy() -> str:
     binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
     if binary is None:
         raise RuntimeError("haproxy is not installed (.ci/run installs Debian's haproxy)")
+    return binary
+
+
+def printed_config(tmp_path: Path) -> Path:
+    """What `huskyvoice-sandbox haproxy-config` prints, as a file."""
     config = tmp_path / "haproxy.cfg"
     printed = subprocess.run([sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()",
                               "haproxy-config"], capture_output=True, text=True, check=True)
     config.write_text(printed.stdout)
+    return config
+
+
+@pytest.fixture
+def balanced(tmp_path: Path) -> Iterator[tuple[str, LiveServer, LiveServer]]:
+    """HAProxy on a free port in front of two sandboxes serving the default world."""
+    binary, config = haproxy(), printed_config(tmp_path)
     first, second = LiveServer("--quiet"), LiveServer("--quiet")
     port = free_port()
     env = {**os.environ, "SANDBOX_BIND": f"127.0.0.1:{port}",
@@ -94,10 +104,7 @@ def _wait_for(port: int, proxy: subprocess.Popen[str]) -> None:
 
 
 def test_the_printed_configuration_is_haproxys_valid_configuration(tmp_path: Path) -> None:
-    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    config = tmp_path / "haproxy.cfg"
-    config.write_text(subprocess.run([sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()",
-                                      "haproxy-config"], capture_output=True, text=True, check=True).stdout)
+    binary, config = haproxy(), printed_config(tmp_path)
     env = {**os.environ, "SANDBOX_BIND": "127.0.0.1:1", "SANDBOX_1": "127.0.0.1:2", "SANDBOX_2": "127.0.0.1:3"}
     checked = subprocess.run([binary, "-c", "-f", str(config)], env=env, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr

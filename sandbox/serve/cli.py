@@ -129,11 +129,10 @@ def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: i
     first = start.date() if start else datetime.now(UTC).date()
     try:
         mirrored = mirror(reader, first, days)
+        world = load_world(mirrored.document, str(output))
     except MirrorError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    try:
-        world = load_world(mirrored.document, str(output))
     except InvalidWorld as exc:
         click.echo(f"error: the deployment's state does not make a valid world:\n{exc.report()}", err=True)
         sys.exit(1)

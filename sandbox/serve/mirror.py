@@ -30,9 +30,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from ..domain import booking
 from ..domain.clock import format_timestamp
+from ..domain.model import DAYS
+from ..worlds.world import load_world
 
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PAGE_LIMIT = 200  # appointments per search page: the spec's maximum
 WINDOW_FIELDS = ("branch_id", "day", "session", "batch", "start_time", "end_time", "max_slots",
                  "ai_slots", "appointment_type", "created_at", "updated_at")
@@ -113,8 +115,8 @@ def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) 
         missing = [on for on in dates if DAYS[on.weekday()] == window["day"] and on not in listed[window_id]]
         window["active"] = True
         window["closed_dates"] = [on.isoformat() for on in missing]
-    appointments, losses = _appointments(reader, list(windows.values()))
-    branches = sorted({w["branch_id"] for w in windows.values()} | {a["branch_id"] for a in appointments})
+    found = _read_appointments(reader)
+    branches = sorted({w["branch_id"] for w in windows.values()} | {a["branch_id"] for a in found})
     organization = {
         "id": "org_mirror", "name": f"Mirror of {reader.base_url}", "timezone": config["timezone"],
         "rate_limit_per_minute": 60, "allow_cancellation": config["allow_cancellation"],
@@ -127,17 +129,18 @@ def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) 
         "services": [{"id": s["service_id"], "name": s["name"]} for s in services],
         "branches": [{"id": b, "name": b} for b in branches],
         "calendar_windows": list(windows.values()),
-        "appointments": appointments,
+        "appointments": [],
     }
     document = {"version": 1,
                 "description": f"Mirrored from {reader.base_url} at {format_timestamp(now)} "
                                f"({reader.sent} GET requests; availability {dates[0]} to {dates[-1]})",
                 "clock": format_timestamp(now), "organizations": [organization]}
+    organization["appointments"], losses = _placeable(document, found)
     return Mirror(document, losses)
 
 
-def _appointments(reader: Reader, windows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every appointment the key sees, those in a window the mirror has; and the others, named."""
+def _read_appointments(reader: Reader) -> list[dict[str, Any]]:
+    """Every appointment the key sees, page by page."""
     found: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -146,21 +149,23 @@ def _appointments(reader: Reader, windows: list[dict[str, Any]]) -> tuple[list[d
         pages = answer["pagination"]
         reader.progress(f"appointments: {len(found)} of {pages['total']}")
         if not pages["has_more"]:
-            break
+            return found
         page += 1
+
+
+def _placeable(document: dict[str, Any], found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The appointments that sit in a window of the mirror, found by the booking rules' own
+    matching on the world without its appointments (InvalidWorld if even that is refused); the
+    others, named."""
+    org = load_world(document, "<mirror>").organizations[0]
     kept, losses = [], []
     for raw in found:
-        if _window_of(raw, windows) is None:
+        window = booking.window_for_slot(org, raw["branch_id"], date.fromisoformat(raw["date"]),
+                                         raw["session"], raw["batch"], raw["appointment_type"])
+        if window is None:
             losses.append(f"{raw['appointment_id']} ({raw['date']} {raw['session']} {raw['batch']}, branch "
                           f"{raw['branch_id']}): its window is not in availability (inactive, or "
                           "closed on every date read); left out")
             continue
         kept.append({name: raw[name] for name in APPOINTMENT_FIELDS if raw.get(name) is not None})
     return kept, losses
-
-
-def _window_of(raw: dict[str, Any], windows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    day = DAYS[date.fromisoformat(raw["date"]).weekday()]
-    return next((w for w in windows if (w["branch_id"], w["day"], w["session"], w["batch"])
-                 == (raw["branch_id"], day, raw["session"], raw["batch"])
-                 and w["appointment_type"] in (None, raw["appointment_type"])), None)

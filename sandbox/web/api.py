@@ -24,7 +24,7 @@ from werkzeug.routing import MapAdapter
 from ..domain.errors import ApiError, InternalError, MethodNotAllowed
 from ..session import forcing
 from ..session.journal import MAX_BODY_CHARS as MAX_JOURNAL_BODY
-from ..session.journal import Exchange, clip, mask_key
+from ..session.journal import Exchange, clip, error_code, mask_key
 from ..session.sessions import valid_name
 from ..session.state import SandboxState
 from ..spec.contract import Operation
@@ -171,8 +171,7 @@ def _request_bytes(req: ApiRequest) -> bytes | None:
 
 def _log(req: ApiRequest, answer: Answer, elapsed_ms: float) -> None:
     dropped = forcing.DROP_KEY in req.environ
-    error = answer.payload.get("error") if isinstance(answer.payload, dict) and answer.status >= 400 else None
-    code = error.get("code") if isinstance(error, dict) else None
+    code = error_code(answer.payload) if answer.status >= 400 else None
     log_access(req.remote_addr, req.method, req.full_path, None if dropped else answer.status, code,
                elapsed_ms, "dropped" if dropped else "forced" if req.forced else None)
 
