@@ -137,6 +137,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_port(port: int, process: subprocess.Popen[str], what: str, timeout: float = 20) -> None:
+    """Until something listens on the port; `process` exiting first fails with its output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {process.communicate()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start")
+
+
 class LiveServer:
     """`huskyvoice-sandbox serve` in a subprocess on a free port."""
 

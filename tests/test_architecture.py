@@ -10,7 +10,7 @@ import huskyvoice_sandbox
 import pytest
 
 PACKAGE = Path(huskyvoice_sandbox.__file__).parent
-ORDER = ["domain", "spec", "worlds", "session", "web", "serve"]
+ORDER = ["domain", "spec", "worlds", "session", "web", "remote", "serve"]
 # What each layer may import from the package: the layers to its left, and the top-level modules.
 ALLOWED = {layer: set(ORDER[:i + 1]) | {"resources", "__init__"} for i, layer in enumerate(ORDER)}
 FOREIGN = {"domain": {"flask", "werkzeug", "yaml", "jsonschema", "waitress"}}

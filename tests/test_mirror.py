@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from huskyvoice_sandbox.serve.mirror import APPOINTMENT_FIELDS, MirrorError, Reader, mirror
+from huskyvoice_sandbox.remote.mirror import APPOINTMENT_FIELDS, MirrorError, Reader, mirror
 from huskyvoice_sandbox.worlds.world import load_world, load_world_file
 
 from helpers import OTHER_ORG_KEY, WRITE_KEY, LiveServer

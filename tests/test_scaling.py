@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 from huskyvoice_sandbox.resources import balancer_config_path
 
-from helpers import DOC_ID, WRITE_KEY, LiveServer, free_port
+from helpers import DOC_ID, WRITE_KEY, LiveServer, free_port, wait_for_port
 
 pytestmark = pytest.mark.live
 
@@ -81,26 +79,13 @@ def balanced(tmp_path: Path) -> Iterator[tuple[str, LiveServer, LiveServer]]:
     proxy = subprocess.Popen([binary, "-db", "-f", str(config)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for(port, proxy)
+        wait_for_port(port, proxy, "haproxy")
         yield f"http://127.0.0.1:{port}", first, second
     finally:
         proxy.terminate()
         proxy.communicate(timeout=10)
         first.stop()
         second.stop()
-
-
-def _wait_for(port: int, proxy: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proxy.poll() is not None:
-            raise RuntimeError(f"haproxy exited: {proxy.communicate()[0]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("haproxy did not start")
 
 
 def test_the_printed_configuration_is_haproxys_valid_configuration(tmp_path: Path) -> None:

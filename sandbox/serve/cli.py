@@ -104,23 +104,31 @@ def init(path: Path, force: bool) -> None:
     click.echo(f"  huskyvoice-sandbox serve --world {path} --watch")
 
 
+def _mirror_range(command: Any) -> Any:
+    """The options of what a mirror reads: shared by `mirror` and `drift`."""
+    for option in reversed((
+        click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                     help="First date of availability to read (default: today, UTC)."),
+        click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366),
+                     help="Dates of availability to read (two weeks see every weekday twice)."),
+        click.option("--budget", default=600, show_default=True, type=click.IntRange(1),
+                     help="At most this many requests for the mirror (429s are waited out, per Retry-After)."))):
+        command = option(command)
+    return command
+
+
 @main.command("mirror")
 @click.option("--base-url", required=True, help="The deployment to read, e.g. https://api.huskyvoice.ai.")
 @click.option("--api-key", envvar="HUSKYVOICE_API_KEY", required=True,
               help="A key with appointments:read (default: $HUSKYVOICE_API_KEY). Only GETs are sent.")
-@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="First date of availability to read (default: today, UTC).")
-@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366),
-              help="Dates of availability to read (two weeks see every weekday twice).")
-@click.option("--budget", default=600, show_default=True, type=click.IntRange(1),
-              help="At most this many requests (429s are waited out, per Retry-After).")
+@_mirror_range
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default="mirror.yaml",
               show_default=True, help="The world file to write (.json for JSON).")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: int, output: Path,
                    force: bool) -> None:
     """Write a world file from what a deployment shows (GET requests only), to serve locally."""
-    from .mirror import MirrorError, Reader, mirror
+    from ..remote.mirror import MirrorError, Reader, mirror
 
     if output.exists() and not force:
         click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
@@ -145,6 +153,60 @@ def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: i
     for loss in mirrored.losses:
         click.echo(f"  not mirrored: {loss}", err=True)
     click.echo(f"next: huskyvoice-sandbox serve --world {output}   (keys: sk_mirror_write, sk_mirror_read)")
+
+
+@main.command("drift")
+@click.option("--base-url", envvar="HUSKYVOICE_BASE_URL", required=True,
+              help="The deployment to check (default: $HUSKYVOICE_BASE_URL).")
+@click.option("--api-key", envvar="HUSKYVOICE_API_KEY", required=True,
+              help="A key with appointments:read and :write (default: $HUSKYVOICE_API_KEY).")
+@click.option("--read-only-key", envvar="HUSKYVOICE_READ_ONLY_KEY",
+              help="A key without appointments:write, for the 403 check.")
+@click.option("--other-key", envvar="HUSKYVOICE_OTHER_KEY",
+              help="A key of another organization, for the isolation checks (read only).")
+@click.option("--allow-writes", is_flag=True,
+              help="Send the writes whose outcome the mirror predicts, to the first --appointment-id "
+                   "only, and put it back afterwards.")
+@click.option("--appointment-id", multiple=True, help="A lent appointment (repeatable; writes go to the first).")
+@_mirror_range
+@click.option("--rate-limit", default=60, show_default=True, type=click.IntRange(1, 100_000),
+              help="The deployment's requests a minute per key (documented: 60).")
+@click.option("--no-rate-limit-probe", is_flag=True,
+              help="Skip the last check: GETs until a 429 (it spends the key's minute).")
+@click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JUnit XML.")
+@click.option("--save-mirror", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the mirrored world (to serve it, or to attach to a bug report).")
+def drift_command(base_url: str, api_key: str, read_only_key: str | None, other_key: str | None,
+                  allow_writes: bool, appointment_id: tuple[str, ...], start: Any, days: int, budget: int,
+                  rate_limit: int, no_rate_limit_probe: bool, junitxml: Path | None,
+                  save_mirror: Path | None) -> None:
+    """Mirror a deployment, send the same requests to it and to the mirror, and report every
+    difference with the documented rule involved. Exits 1 on drift, 2 if it cannot run."""
+    from ..remote.drift import DriftError, Options, run
+    from ..remote.mirror import MirrorError
+    from ..remote.report import console, junit
+
+    if allow_writes and not appointment_id:
+        raise click.UsageError("--allow-writes needs --appointment-id: the appointment the writes may change")
+    problem = unreachable(base_url)
+    if problem:
+        click.echo(f"error: {base_url} does not answer ({problem})", err=True)
+        sys.exit(2)
+    options = Options(base_url, api_key, read_only_key, other_key, allow_writes, appointment_id,
+                      start.date() if start else None, days, budget, rate_limit, not no_rate_limit_probe)
+    try:
+        outcome = run(options, progress=lambda m: click.echo(f"  {m}", err=True))
+    except (MirrorError, DriftError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(console(outcome), nl=False)
+    if junitxml:
+        junit(outcome, junitxml)
+        click.echo(f"JUnit report: {junitxml}")
+    if save_mirror:
+        save_mirror.write_text(dump_yaml(outcome.mirror.document), encoding="utf-8")
+        click.echo(f"mirror: {save_mirror}")
+    sys.exit(1 if outcome.drifted else 0)
 
 
 @main.command("haproxy-config")

@@ -95,6 +95,7 @@ class Mirror:
 
     document: dict[str, Any]
     losses: list[str] = field(default_factory=list)
+    lost_ids: list[str] = field(default_factory=list)  # the appointments the losses name
 
 
 def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) -> Mirror:
@@ -136,7 +137,8 @@ def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) 
                                f"({reader.sent} GET requests; availability {dates[0]} to {dates[-1]})",
                 "clock": format_timestamp(now), "organizations": [organization]}
     organization["appointments"], losses = _placeable(document, found)
-    return Mirror(document, losses)
+    kept = {a["appointment_id"] for a in organization["appointments"]}
+    return Mirror(document, losses, [a["appointment_id"] for a in found if a["appointment_id"] not in kept])
 
 
 def _read_appointments(reader: Reader) -> list[dict[str, Any]]:

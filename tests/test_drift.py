@@ -1,0 +1,190 @@
+"""`huskyvoice-sandbox drift` against deployments without a control API: a faithful one (no
+drift; the lent appointment put back; nothing else written) and faulty ones that each break one
+documented rule with schema-valid answers (tests/faulty_deployments.py), behind nginx, which
+hides `/_sandbox/` and logs every request that reached the deployment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from huskyvoice_sandbox.remote.drift import Options, Outcome, run
+from huskyvoice_sandbox.remote.plan import NO_SUCH
+from huskyvoice_sandbox.remote.rules import RULES
+
+import faulty_deployments as faulty
+from helpers import free_port, wait_for_port
+
+pytestmark = pytest.mark.live
+
+CLI = [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()"]
+FAULTY = str(Path(__file__).with_name("faulty_deployments.py"))
+DAYS = 14  # two of each weekday: a window closed on one of its dates is still seen on the other
+
+# kind -> (rules reported read-only, rules reported with --allow-writes and the lent appointment)
+EXPECTED: dict[str, tuple[set[str], set[str]]] = {
+    "full-window-books": (set(), {"capacity"}),
+    "duplicate-accepted": (set(), {"duplicate"}),
+    "closed-window-books": (set(), {"closed"}),
+    "wrong-code-for-a-full-window": (set(), {"capacity"}),
+    "wrong-code-for-a-missing-id": ({"not-found", "isolation", "contract"},) * 2,
+    "leaks-across-organizations": ({"isolation"}, {"isolation"}),
+    "stale-reads": (set(), {"read-after-write"}),
+    "date-does-not-follow-window": (set(), {"reschedule"}),
+    "session-does-not-follow-window": (set(), {"reschedule"}),
+    "status-ignores-request": (set(), {"explicit-status"}),
+    "no-retry-after-on-429": ({"rate-limit"}, {"rate-limit"}),
+}
+
+
+@dataclass
+class Served:
+    url: str  # through nginx: what the drift check sees
+    upstream: str  # the sandbox itself, control API included: what the test reads
+    proxy: Any
+
+    def control(self, path: str) -> Any:
+        with urllib.request.urlopen(self.upstream + "/_sandbox" + path, timeout=10) as response:
+            return json.load(response)["data"]
+
+    def writes(self) -> list[tuple[str, str]]:
+        """Every request that reached the deployment and was not a GET."""
+        return [(method, uri) for method, uri, _ in self.proxy.journal() if method != "GET"]
+
+
+@pytest.fixture(scope="module")
+def world_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("drift") / "world.json"
+    path.write_text(json.dumps(faulty.world(datetime.now(UTC).date())))
+    return path
+
+
+@contextmanager
+def deployment(kind: str, world_file: Path, root: Path) -> Iterator[Served]:
+    from proxy import NginxProxy
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, FAULTY, kind, str(world_file), str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, process, "the deployment")
+        upstream = f"http://127.0.0.1:{port}"
+        with NginxProxy(upstream, root / "nginx") as proxy:
+            yield Served(proxy.url, upstream, proxy)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def check(url: str, writes: bool) -> Outcome:
+    def no_waiting(seconds: float) -> None:
+        pytest.fail(f"the run was rate limited ({seconds} s): the world's limit is too low for it")
+
+    options = Options(url, faulty.WRITE_KEY, faulty.READ_KEY, faulty.OTHER_KEY, allow_writes=writes,
+                      appointment_ids=(faulty.LENT,) if writes else (), days=DAYS,
+                      rate_limit=faulty.RATE_LIMIT)
+    return run(options, sleep=no_waiting)
+
+
+def drifted_rules(outcome: Outcome) -> set[str]:
+    return {row.rule for row in outcome.drifted}
+
+
+def only_safe_writes(served: Served, lent: str | None) -> None:
+    """What reached the deployment besides GETs: PATCHes to the id nobody has, and, when
+    lent, to the lent appointment; nothing else, and never a create."""
+    allowed = {f"/v1/appointments/{NO_SUCH}"} | ({f"/v1/appointments/{lent}"} if lent else set())
+    for method, uri in served.writes():
+        assert method == "PATCH" and uri in allowed, (method, uri)
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+@pytest.mark.parametrize("writes", [False, True], ids=["read-only", "writes"])
+def test_each_fault_is_reported_under_its_rule(kind: str, writes: bool, world_file: Path, tmp_path: Path) -> None:
+    with deployment(kind, world_file, tmp_path) as served:
+        outcome = check(served.url, writes)
+        only_safe_writes(served, faulty.LENT if writes else None)
+    expected = EXPECTED[kind][writes]
+    assert drifted_rules(outcome) == expected, [(r.rule, r.request, r.differences) for r in outcome.drifted]
+    if writes:  # everything a lent appointment can show was shown
+        assert set(outcome.not_exercised) == set()
+
+
+def test_a_faithful_deployment_shows_no_drift_and_gets_its_appointment_back(world_file: Path, tmp_path: Path) -> None:
+    with deployment("faithful", world_file, tmp_path) as served:
+        before = served.control("/world")
+        report = tmp_path / "drift.xml"
+        result = subprocess.run(
+            [*CLI, "drift", "--base-url", served.url, "--api-key", faulty.WRITE_KEY, "--read-only-key",
+             faulty.READ_KEY, "--other-key", faulty.OTHER_KEY, "--allow-writes", "--appointment-id", faulty.LENT,
+             "--days", str(DAYS), "--rate-limit", str(faulty.RATE_LIMIT), "--junitxml", str(report)],
+            capture_output=True, text=True, timeout=120)
+        after = served.control("/world")
+        only_safe_writes(served, faulty.LENT)
+        writes_sent = served.writes()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no drift: the deployment answered every check as the sandbox did" in result.stdout
+    assert "not exercised" not in result.stdout
+    for rule in RULES:  # every documented behaviour of the catalogue was exercised, and agreed
+        assert any(line.split()[:2] == [rule, "agrees"] for line in result.stdout.splitlines()), rule
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0" and suite.get("skipped") == "0"
+    assert int(suite.get("tests") or 0) == len(suite.findall("testcase")) > 40
+    assert any(uri.endswith(faulty.LENT) for _, uri in writes_sent)  # writes were sent, and ...
+    assert _appointments(after) == _appointments(before)  # ... everything is as it was
+
+
+def _appointments(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every appointment as the API shows it, but for updated_at (writes move it)."""
+    shown = ("appointment_type", "branch_id", "date", "session", "batch", "token", "patient_name",
+             "parent_phone", "assigned_doctor", "status", "external_reference_id", "created_at")
+    return {a["appointment_id"]: {k: a.get(k) for k in shown}
+            for org in world["organizations"] for a in org["appointments"]}
+
+
+def test_the_console_report_names_the_request_both_answers_and_the_rule(world_file: Path, tmp_path: Path) -> None:
+    with deployment("full-window-books", world_file, tmp_path) as served:
+        report = tmp_path / "drift.xml"
+        result = subprocess.run(
+            [*CLI, "drift", "--base-url", served.url, "--api-key", faulty.WRITE_KEY, "--allow-writes",
+             "--appointment-id", faulty.LENT, "--days", str(DAYS), "--no-rate-limit-probe", "--junitxml", str(report)],
+            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("2 differences (") for line in lines)  # the write, its read-back
+    row = next(line for line in lines if line.startswith("  1  capacity"))
+    assert f"PATCH /v1/appointments/{faulty.LENT}" in row and "200 rescheduled" in row and "409 SLOT_FULL" in row
+    assert f"   rule: {RULES['capacity'].text} ({RULES['capacity'].source})" in lines
+    assert "   - status 200, expected 409" in lines
+    assert "  scope            no --read-only-key" in lines  # what this run could not show, and why
+    assert "  isolation        no --other-key (a key of another organization)" in lines
+    failures = [case for case in ET.parse(report).getroot().iter("testcase") if case.find("failure") is not None]
+    assert {case.get("classname") for case in failures} == {"drift.capacity"}
+
+
+def test_a_lent_id_the_mirror_does_not_hold_stops_the_run_before_any_write(world_file: Path, tmp_path: Path) -> None:
+    with deployment("faithful", world_file, tmp_path) as served:
+        result = subprocess.run(
+            [*CLI, "drift", "--base-url", served.url, "--api-key", faulty.WRITE_KEY, "--allow-writes",
+             "--appointment-id", "appt_nowhere0001", "--days", "7"], capture_output=True, text=True, timeout=60)
+        assert served.writes() == []
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: the lent appointment appt_nowhere0001 is not in the mirror: the key's search does not show it")
+
+
+def test_writes_need_a_lent_appointment() -> None:
+    result = subprocess.run([*CLI, "drift", "--base-url", "http://127.0.0.1:9", "--api-key", "k", "--allow-writes"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "--allow-writes needs --appointment-id" in result.stderr
