@@ -188,3 +188,42 @@ def test_writes_need_a_lent_appointment() -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "--allow-writes needs --appointment-id" in result.stderr
+
+
+def _nightly_step(page: Path) -> dict[str, Any]:
+    """The drift step of the GitHub Actions workflow a page shows."""
+    import yaml
+
+    text = page.read_text(encoding="utf-8")
+    start = text.index("```yaml no-run (a GitHub Actions workflow")
+    block = text[text.index("\n", start) + 1:text.index("```", start + 3)]
+    steps = yaml.safe_load(block)["jobs"]["drift"]["steps"]
+    return next(step for step in steps if step.get("name") == "Drift check against staging")
+
+
+def test_the_nightly_workflow_step_runs_as_written(world_file: Path, tmp_path: Path) -> None:
+    """The step the README and docs/drift.md show, with its secrets and variables filled in
+    and staging replaced by a faithful deployment: it passes, and leaves its report and mirror."""
+    import re
+
+    root = Path(__file__).parents[1]
+    if not (root / "docs").is_dir():
+        pytest.skip("not run from a checkout")
+    step = _nightly_step(root / "README.md")
+    assert step == _nightly_step(root / "docs" / "drift.md")
+    given = {"secrets.HUSKYVOICE_API_KEY": faulty.WRITE_KEY, "secrets.HUSKYVOICE_READ_ONLY_KEY": faulty.READ_KEY,
+             "secrets.HUSKYVOICE_OTHER_KEY": faulty.OTHER_KEY, "vars.HUSKYVOICE_LENT_APPOINTMENT": faulty.LENT}
+    env = {name: re.sub(r"\$\{\{ *([\w.]+) *\}\}", lambda m: given[m.group(1)], str(value))
+           for name, value in step["env"].items()}
+    assert env["HUSKYVOICE_BASE_URL"] == "https://staging.example.com"
+    with deployment("faithful", world_file, tmp_path) as served:
+        env["HUSKYVOICE_BASE_URL"] = served.url
+        env["HUSKYVOICE_RATE_LIMIT"] = str(faulty.RATE_LIMIT)  # the test world's limit, not the documented 60
+        bin_dir = str(Path(sys.executable).parent)
+        result = subprocess.run(["bash", "-c", step["run"]], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=120, env={"PATH": f"{bin_dir}:/usr/bin:/bin", **env})
+        only_safe_writes(served, faulty.LENT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no drift" in result.stdout
+    assert (tmp_path / "drift.xml").is_file()
+    subprocess.run([*CLI, "validate", str(tmp_path / "staging-mirror.yaml")], check=True, capture_output=True)

@@ -62,6 +62,7 @@ class Outcome:
     rows: list[Row] = field(default_factory=list)
     not_exercised: dict[str, str] = field(default_factory=dict)
     requests: int = 0  # sent to the deployment, the mirror's included
+    put_back: str | None = None  # with writes: whether the lent appointment is back
 
     @property
     def drifted(self) -> list[Row]:
@@ -86,6 +87,7 @@ def run(options: Options, progress: Callable[[str], None] = lambda m: None,
     outcome = Outcome(options, mirrored, not_exercised=dict(chosen.not_exercised))
     session.run(chosen, options)
     outcome.rows = session.rows + _contract_rows(deployment.sent)
+    outcome.put_back = session.put_back
     if options.probe_rate_limit:
         outcome.rows.append(_rate_limit(deployment, mirrored.document, options.rate_limit))
     else:
@@ -114,6 +116,7 @@ class Session:
     rows: list[Row] = field(default_factory=list)
     last: dict[str, Any] = field(default_factory=dict)  # side -> the subject as the last write answered
     diverged: Probe | None = None  # the write after which the two sides' appointment differs
+    put_back: str | None = None  # whether the lent appointment is back where it was
 
     def run(self, chosen: Plan, options: Options) -> None:
         for number, probe in enumerate(chosen.reads, 1):
@@ -150,6 +153,8 @@ class Session:
                                   found, follows))
             if not found:
                 self.diverged = None
+            if probe.restores:
+                self.put_back = _put_back(probe, theirs_now)
 
     def _follows(self, found: list[str], same_outcome: bool) -> Probe | None:
         """The earlier write whose difference this answer only carries on (the appointment
@@ -169,6 +174,16 @@ class Session:
             found = [f"status {theirs.status}, expected 200"]
         return Row("another organization's search", "isolation", str(call), summary(theirs),
                    f"200 none of the {len(held)} appointments of the key's organization", tuple(found))
+
+
+def _put_back(probe: Probe, reply: Reply) -> str:
+    wanted = probe.restores or {}
+    shown = reply.data if isinstance(reply.data, dict) else {}
+    where = " ".join(wanted.values())
+    if all(shown.get(name) == value for name, value in wanted.items()):
+        return f"{probe.read_back} is back as it was ({where}; its time is its window's opening)"
+    return (f"{probe.read_back} is NOT back as it was ({where}): the deployment shows {summary(reply)}; "
+            "put it back by hand")
 
 
 def _row(label: str, rule: str, call: Call, theirs: Reply, ours: Reply, found: list[str],

@@ -36,6 +36,7 @@ class Probe:
     call: Call
     read_back: str | None = None  # the appointment to GET on both sides after the call
     unchanged: bool = False  # the answer must be the appointment exactly as last answered
+    restores: dict[str, str] | None = None  # the fields the read-back must show: it was put back
 
 
 @dataclass
@@ -224,7 +225,9 @@ class Writes:
                      f"{subject.status})", "explicit-status",
                      self._patch({"appointment_date": self._start(window, subject.date),
                                   "session": subject.session, "batch": subject.batch,
-                                  "status": subject.status}), subject.appointment_id)
+                                  "status": subject.status}), subject.appointment_id,
+                     restores={"date": subject.date.isoformat(), "session": subject.session,
+                               "batch": subject.batch, "status": subject.status})
 
     def _why_not(self, rule: str) -> str:
         subject = self.subject

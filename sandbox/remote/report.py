@@ -21,6 +21,7 @@ def console(outcome: Outcome) -> str:
              f"  mirror: {len(org['appointments'])} appointments, {len(org['calendar_windows'])} windows; "
              f"{document['description']}",
              f"  mode: {_mode(outcome)}",
+             *([f"  lent appointment: {outcome.put_back}"] if outcome.put_back else []),
              f"  {len(outcome.rows)} checks, {outcome.requests} requests to the deployment", ""]
     if drifted:
         primary = [row for row in drifted if row.follows is None]
@@ -70,7 +71,8 @@ def _exercised(outcome: Outcome) -> list[str]:
     for rule_id, rule in RULES.items():
         if rule_id in counts:
             verdict = "DRIFT" if rule_id in drifted else "agrees"
-            lines.append(f"  {rule_id:<16} {verdict:<7} {counts[rule_id]:>3} checks  {rule.text}")
+            checks = "check " if counts[rule_id] == 1 else "checks"
+            lines.append(f"  {rule_id:<16} {verdict:<7} {counts[rule_id]:>3} {checks}  {rule.text}")
     missing = [(r, outcome.not_exercised.get(r, "no request of this run shows it"))
                for r in RULES if r not in counts]
     if missing:

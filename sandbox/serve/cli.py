@@ -169,7 +169,8 @@ def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: i
                    "only, and put it back afterwards.")
 @click.option("--appointment-id", multiple=True, help="A lent appointment (repeatable; writes go to the first).")
 @_mirror_range
-@click.option("--rate-limit", default=60, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--rate-limit", envvar="HUSKYVOICE_RATE_LIMIT", default=60, show_default=True,
+              type=click.IntRange(1, 100_000),
               help="The deployment's requests a minute per key (documented: 60).")
 @click.option("--no-rate-limit-probe", is_flag=True,
               help="Skip the last check: GETs until a 429 (it spends the key's minute).")
