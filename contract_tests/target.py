@@ -38,6 +38,7 @@ NO_SUCH_APPOINTMENT = "appt_contractkit_does_not_exist"
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # they change nothing
 DEFAULT_MAX_CREATES = 3
+APPOINTMENTS = "/v1/appointments"  # the one path a deployment may see a create on
 
 
 @dataclass
@@ -152,9 +153,10 @@ class Target:
             if case.path_parameters.get("appointment_id") not in lent:
                 case.path_parameters["appointment_id"] = NO_SUCH_APPOINTMENT
             return True
-        # No id in the path: only the spec's own POST (a create), within the budget; a probe
-        # of a writing method there could change what nobody lent.
-        if probe or method != "POST" or not self.creates_ok:
+        # No appointment id in the path: only the spec's own POST of an appointment (a create),
+        # within the budget; a probe of a writing method there could change what nobody lent,
+        # and a calendar window (or its tracking) is the clinic's, never the kit's to change.
+        if probe or (method, case.operation.path) != ("POST", APPOINTMENTS) or not self.creates_ok:
             return False
         self.creates_sent += 1
         return True

@@ -705,7 +705,7 @@ def test_a_status_with_too_many_digits_is_out_of_range(client) -> None:
 def test_the_keys_endpoint_lists_the_sessions_keys(client) -> None:
     keys = data(client.get("/_sandbox/keys"))
     assert keys[1] == {"key": WRITE_KEY, "name": "read and write", "organization": "org_demo",
-                       "scopes": ["appointments:read", "appointments:write"]}
+                       "scopes": ["appointments:read", "appointments:write", "slots:read", "slots:write"]}
     assert [k["organization"] for k in keys].count("org_lakeview") >= 1
 
 

@@ -942,7 +942,8 @@ def test_v1_routes_are_exactly_the_spec_operations(app, contract) -> None:
     assert {op for *_, op in operations} == {
         "api.createAppointment", "api.searchAppointments", "api.getAppointment",
         "api.updateAppointment", "api.getAvailability", "api.listServices",
-        "api.getAppointmentConfig"}
+        "api.getAppointmentConfig", "api.createCalendarWindow", "api.updateCalendarWindow",
+        "api.disableCalendarWindow"}
 
 
 @pytest.mark.parametrize("path", ["/v1/appointments?date=0000-01-01",

@@ -373,7 +373,7 @@ RULE_CASES = [
     ("ai-slots-over-max-slots", lambda d: org(d)["calendar_windows"][0].update(ai_slots=21),
      "organizations[0].calendar_windows[0].ai_slots", "ai_slots (21) exceeds max_slots (20)"),
     ("overlapping-windows", lambda d: org(d)["calendar_windows"][1].update(start_time="10:30"),
-     "organizations[0].calendar_windows[1]", "overlaps calendar_windows[0]"),
+     "organizations[0].calendar_windows[1].start_time", "overlaps calendar_windows[0]"),
     ("unknown-timezone", lambda d: org(d, 1).update(timezone="Mars/Olympus_Mons"),
      "organizations[1].timezone", "unknown timezone 'Mars/Olympus_Mons'"),
     ("timezone-path", lambda d: org(d, 1).update(timezone="../../etc/passwd"),
@@ -625,7 +625,7 @@ def test_two_windows_with_one_batch_label_on_a_day_and_session_are_refused() -> 
         {**first, "id": "second-ma", "start_time": "12:00", "end_time": "13:00"})
     problems = refused(document)
     index = len(org(document)["calendar_windows"]) - 1
-    assert_listed(problems, f"organizations[0].calendar_windows[{index}].batch", "duplicate batch")
+    assert_listed(problems, f"organizations[0].calendar_windows[{index}].batch", "already names calendar_windows[")
 
 
 @pytest.mark.parametrize("change, location, name, suggestion", [

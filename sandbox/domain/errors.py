@@ -69,6 +69,14 @@ class InvalidField(ValidationError):
         return ValidationError(summary, [Detail(f"{where}.{d.location}", d.message) for d in self.details])
 
 
+class InvalidFields(InvalidField):
+    """Several request fields the rules refuse at once, each named: (field, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]], summary: str = "The request is invalid.") -> None:
+        ValidationError.__init__(self, summary, [Detail(name, message) for name, message in problems])
+        self.field = problems[0][0]
+
+
 _DEFAULT_SUMMARY = "The request is invalid."
 # The summaries of the HTTP layer's own 400s, so that one request's problems read alike.
 _SUMMARIES = {"body": "The request body is invalid.", "query": "The query parameters are invalid."}

@@ -23,6 +23,11 @@ def wall_text(moment: time) -> str:
     return END_OF_DAY if moment == time.max else moment.strftime("%H:%M")
 
 
+def wall_time(text: str) -> time:
+    """The inverse of wall_text: "24:00" is the end of the day."""
+    return time.max if text == END_OF_DAY else time.fromisoformat(text)
+
+
 # The documented appointment object, in the documented order. `notes` is stored but not shown.
 PUBLIC_FIELDS = (
     "appointment_id", "appointment_type", "branch_id", "date", "session", "batch", "token",

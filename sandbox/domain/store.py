@@ -12,6 +12,7 @@ import hashlib
 import random
 import string
 import threading
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class Store:
         self._bookings: defaultdict[_BookingKey, set[str]] = defaultdict(set)
         self._index: SearchIndex | None = None  # built on first use: loading stays linear
         self._ids = random.Random(ID_SEED)
+        self._window_ids = random.Random(ID_SEED + 1)  # apart: a new window moves no appointment id
         for org in organizations:
             self.add_organization(org)
         for appointment in appointments:
@@ -61,20 +63,27 @@ class Store:
             digest = key_digest(k.key)
             self._credentials[digest] = Credential(org, k, digest)
 
+    def replace_organization(self, org: Organization) -> None:
+        """Serve a changed organization (its windows, say) from now on: the next request with
+        one of its keys sees it."""
+        with self.lock:
+            self.add_organization(org)
+
     def copy(self) -> Store:
         """An independent copy, with its own lock: much faster than building the indexes again
         (a reset of a 100,000-appointment world copies instead of re-indexing)."""
         other = Store.__new__(Store)
         other.lock = threading.RLock()
-        other.organizations = self.organizations  # immutable: shared
-        other._credentials = self._credentials
         with self.lock:
+            other.organizations = dict(self.organizations)  # the records are immutable: shared
+            other._credentials = dict(self._credentials)
             other._appointments = dict(self._appointments)  # appointments are immutable
             other._load = Counter(self._load)
             other._bookings = defaultdict(set, {k: set(v) for k, v in self._bookings.items()})
             other._index = self._search_index().copy()
-            other._ids = random.Random()
+            other._ids, other._window_ids = random.Random(), random.Random()
             other._ids.setstate(self._ids.getstate())
+            other._window_ids.setstate(self._window_ids.getstate())
         return other
 
     # -- keys -------------------------------------------------------------------------------
@@ -115,6 +124,11 @@ class Store:
                 candidate = "appt_" + "".join(self._ids.choices(ID_ALPHABET, k=10))
                 if candidate not in self._appointments:
                     return candidate
+
+    def new_window_id(self) -> str:
+        """A calendar window id (a UUID, as the API's are), from the same repeatable sequence."""
+        with self.lock:
+            return str(uuid.UUID(int=self._window_ids.getrandbits(128), version=4))
 
     def search(self, org_id: str, day: date | None, filters: dict[str, str], offset: int,
                limit: int) -> tuple[list[Appointment], int]:

@@ -502,8 +502,11 @@ class SandboxHandle:
 
     @property
     def key(self) -> str:
-        """The world's first key that every operation of the API accepts."""
-        operations = self._contract.operations.values()
+        """The world's first key that every appointments operation accepts: every operation
+        but the Appointment Slots API's changes (`slots:write`), which most integrations never
+        make, and for which a world names its own key."""
+        manages_slots = frozenset({"slots:write"})
+        operations = [op for op in self._contract.operations.values() if not op.allows(manages_slots)]
         for entry in self.keys:
             if all(op.allows(frozenset(entry["scopes"])) for op in operations):
                 return entry["key"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..domain.appointments import OpenSlot, Page
 from ..domain.clock import format_timestamp
-from ..domain.model import PUBLIC_FIELDS, Appointment, Organization, Service, wall_text
+from ..domain.model import PUBLIC_FIELDS, Appointment, Organization, Service, Window, wall_text
 
 
 def appointment(record: Appointment) -> dict[str, Any]:
@@ -39,6 +39,15 @@ def slot(open_slot: OpenSlot) -> dict[str, Any]:
         "filled_slots": open_slot.filled, "available_slots": open_slot.available, "status": "OPEN",
         "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at),
     }
+
+
+def window(w: Window) -> dict[str, Any]:
+    """A calendar window, as the Appointment Slots API answers it."""
+    return {"slot_id": w.id, "calendar_id": w.id, "branch_id": w.branch_id, "day": w.day,
+            "session": w.session, "batch": w.batch, "start_time": wall_text(w.start_time),
+            "end_time": wall_text(w.end_time), "appointment_type": w.appointment_type,
+            "max_slots": w.max_slots, "ai_slots": w.ai_slots, "active": w.active,
+            "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at)}
 
 
 def service(record: Service) -> dict[str, Any]:

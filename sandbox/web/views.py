@@ -6,15 +6,18 @@ the rules are the domain's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from ..domain import appointments
+from ..domain import appointments, calendar
 from ..domain.appointments import NewAppointment, Search
 from ..domain.booking import Patch
 from ..domain.clock import parse_utc
-from ..domain.errors import InvalidField
+from ..domain.errors import InvalidField, InvalidFields
 from ..domain.index import FIELDS
+from ..domain.model import Window, wall_time
 from . import render
 from .operations import Answer, Call, view
 
@@ -73,6 +76,43 @@ def list_services(call: Call) -> Answer:
 @view("getAppointmentConfig")
 def get_appointment_config(call: Call) -> Answer:
     return ok(render.config(call.org))
+
+
+# The window fields the API names differently from the domain.
+WINDOW_FIELDS = {"batch": "batch_name", "appointment_type": "appointment_type_id"}
+
+
+@view("createCalendarWindow")
+def create_calendar_window(call: Call) -> Answer:
+    b = call.body
+    request = Window("", b["branch_id"], b["day"], b["session"], b["batch_name"], wall_time(b["start_time"]),
+                     wall_time(b["end_time"]), b["max_slots"], b["ai_slots"], b.get("appointment_type_id"))
+    with _window_fields():
+        created = calendar.create(call.store, call.org, request, call.now)
+    return ok(render.window(created), 201)
+
+
+@view("updateCalendarWindow")
+def update_calendar_window(call: Call) -> Answer:
+    changes = {name: wall_time(value) if name.endswith("_time") else value for name, value in call.body.items()}
+    with _window_fields():
+        updated = calendar.update(call.store, call.org, call.path["slot_id"], changes, call.now)
+    return ok(render.window(updated))
+
+
+@view("disableCalendarWindow")
+def disable_calendar_window(call: Call) -> Answer:
+    return ok(render.window(calendar.disable(call.store, call.org, call.path["slot_id"], call.now)))
+
+
+@contextmanager
+def _window_fields() -> Iterator[None]:
+    """The rules' problems, named as the request named the fields."""
+    try:
+        yield
+    except InvalidField as refused:
+        raise InvalidFields([(WINDOW_FIELDS.get(d.location, d.location), d.message)
+                             for d in refused.details], refused.message) from None
 
 
 def _moment(text: str) -> datetime:

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,10 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaError
 
-from ..domain import booking
+from ..domain import booking, calendar
 from ..domain.clock import format_timestamp, parse_utc, utc_now
 from ..domain.errors import ApiError, Detail, InvalidWorld, ValidationError, location
 from ..domain.model import (
-    END_OF_DAY,
     ApiKey,
     Appointment,
     Branch,
@@ -37,6 +36,7 @@ from ..domain.model import (
     Service,
     Window,
     wall_text,
+    wall_time,
 )
 from ..domain.store import Store
 from ..resources import world_schema_path
@@ -436,40 +436,32 @@ class _Builder:
 
     def _windows(self, raw: dict[str, Any], index: int, refs: _References) -> tuple[list[Window], bool]:
         seen: set[str] = set()
-        labels: set[str] = set()
-        placed: list[tuple[int, Window]] = []  # with their index in the file
+        placed: list[Window] = []
+        position: dict[str, int] = {}  # window id -> its index in the file, to name it
         valid, complete = self._valid_items(raw, index, "calendar_windows")
         for i, w in valid:
             where = f"organizations[{index}].calendar_windows[{i}]"
             self._unique(seen, w["id"], f"{where}.id", "window id")
-            # An appointment records only its session and batch, so these name one window.
-            self._unique(labels, f"{w['branch_id']} {w['day']} {w['session']} {w['batch']}",
-                         f"{where}.batch", "batch on that branch, day and session:")
             if not refs.has_branch(w["branch_id"]):
                 self.problem(f"{where}.branch_id", f"unknown branch {w['branch_id']!r}")
             if w.get("appointment_type") is not None and not refs.has_service(w["appointment_type"]):
                 self.problem(f"{where}.appointment_type", f"unknown service {w['appointment_type']!r}")
-            start, end = _wall_time(w["start_time"]), _wall_time(w["end_time"])
-            if start >= end:
-                self.problem(f"{where}.end_time", f"{w['end_time']!r} is not after start_time {w['start_time']!r}")
-            if w["ai_slots"] > w["max_slots"]:
-                self.problem(f"{where}.ai_slots", f"ai_slots ({w['ai_slots']}) exceeds max_slots ({w['max_slots']})")
             window = Window(
                 id=w["id"], branch_id=w["branch_id"], day=w["day"], session=w["session"],
-                batch=w["batch"], start_time=start, end_time=end, max_slots=w["max_slots"],
-                ai_slots=w["ai_slots"], appointment_type=w.get("appointment_type"),
+                batch=w["batch"], start_time=wall_time(w["start_time"]), end_time=wall_time(w["end_time"]),
+                max_slots=w["max_slots"], ai_slots=w["ai_slots"], appointment_type=w.get("appointment_type"),
                 active=w.get("active", True),
                 closed_dates=frozenset(date.fromisoformat(d) for d in w.get("closed_dates", [])),
                 created_at=self._stamp(w.get("created_at"), self.loaded_at),
                 updated_at=self._stamp(w.get("updated_at") or w.get("created_at"), self.loaded_at),
             )
-            clash = next((j for j, o in placed if _overlap(o, window)), None)
-            if clash is not None:
-                other = dict(placed)[clash]
-                self.problem(where, f"overlaps calendar_windows[{clash}] ({other.label()}, same "
-                                    "branch, day and service); a time must fall in one window")
-            placed.append((i, window))
-        return [w for _, w in placed], complete
+            clashes = calendar.clash_problems(window, placed, lambda o: f"calendar_windows[{position[o.id]}]")
+            for name, message in calendar.shape_problems(window) + clashes:
+                self.problem(f"{where}.{name}", message)
+            if w["id"] not in position:
+                position[w["id"]] = i
+                placed.append(window)
+        return placed, complete
 
     def _appointment(self, org: Organization, raw: dict[str, Any], where: str,
                      refs: _References) -> None:
@@ -575,15 +567,6 @@ class _References:
     @property
     def complete(self) -> bool:
         return self.services is not None and self.branches is not None and self.windows_complete
-
-
-def _wall_time(text: str) -> time:
-    return time.max if text == END_OF_DAY else time.fromisoformat(text)
-
-
-def _overlap(a: Window, b: Window) -> bool:
-    return (a.branch_id, a.day, a.appointment_type) == (b.branch_id, b.day, b.appointment_type) \
-        and a.start_time < b.end_time and b.start_time < a.end_time
 
 
 # -- dumping ------------------------------------------------------------------------------------
