@@ -313,7 +313,8 @@ def test_a_conforming_body_is_sent_as_given(client) -> None:
     # Without an operation, the body must fit every operation that documents a 200.
     ({"status": 200, "body": {"success": True}}, [
         ("body.body", "'data' is a required property"), ("body.body", "'pagination' is a required property"),
-        ("body.body", "'date' is a required property"), ("body.body", "'slots' is a required property")]),
+        ("body.body", "'date' is a required property"), ("body.body", "'slots' is a required property"),
+        ("body.body", "'date_from' is a required property"), ("body.body", "'date_to' is a required property")]),
     ({"operation": "getAppointment", "status": 404, "body": None},
      [("body.body", "must be of type object, got NoneType")]),
 ], ids=["409-wrong-shape", "409-unknown-code", "200-no-data-for-any", "404-null"])

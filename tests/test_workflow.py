@@ -943,7 +943,8 @@ def test_v1_routes_are_exactly_the_spec_operations(app, contract) -> None:
         "api.createAppointment", "api.searchAppointments", "api.getAppointment",
         "api.updateAppointment", "api.getAvailability", "api.listServices",
         "api.getAppointmentConfig", "api.createCalendarWindow", "api.updateCalendarWindow",
-        "api.disableCalendarWindow"}
+        "api.disableCalendarWindow", "api.getScheduleTracking", "api.updateScheduleTracking",
+        "api.regenerateScheduleTracking"}
 
 
 @pytest.mark.parametrize("path", ["/v1/appointments?date=0000-01-01",

@@ -69,7 +69,7 @@ class OpenSlot:
 
     @property
     def available(self) -> int:
-        return max(0, self.window.ai_slots - self.filled)
+        return max(0, self.window.ai_slots_on(self.on) - self.filled)
 
 
 def get(store: Store, org: Organization, appointment_id: str) -> Appointment:

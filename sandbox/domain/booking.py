@@ -204,10 +204,11 @@ def check_room(org: Organization, ledger: Ledger, appointment: Appointment,
     if current is not None and current.active and current.window_id == window.id \
             and current.date == appointment.date:
         taken -= 1
-    if taken >= window.ai_slots:
+    capacity = window.ai_slots_on(appointment.date)
+    if taken >= capacity:
         raise SlotFull(
             f"Window {window.label()} has no remaining capacity on "
-            f"{appointment.date.isoformat()} ({taken} of {window.ai_slots} booked).")
+            f"{appointment.date.isoformat()} ({taken} of {capacity} booked).")
 
 
 def filled(ledger: Ledger, org: Organization, window: Window, on: date) -> int:

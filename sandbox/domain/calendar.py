@@ -10,12 +10,13 @@ kept when cancelled.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from .errors import InvalidFields, NotFound
-from .model import Organization, Window, wall_text
+from . import booking
+from .errors import InvalidField, InvalidFields, NotFound
+from .model import DAYS, Organization, Window, wall_text
 from .store import Store
 
 # What an update may change; the rest names the window (a new one is created instead).
@@ -32,6 +33,10 @@ def shape_problems(window: Window) -> list[tuple[str, str]]:
                                   f"{wall_text(window.start_time)!r}"))
     if window.ai_slots > window.max_slots:
         found.append(("ai_slots", f"ai_slots ({window.ai_slots}) exceeds max_slots ({window.max_slots})"))
+    for on, places in window.ai_slots_by_date:
+        if places > window.max_slots:
+            found.append(("ai_slots_by_date", f"{on.isoformat()}: ai_slots ({places}) exceeds max_slots "
+                                              f"({window.max_slots})"))
     return found
 
 
@@ -128,3 +133,99 @@ def _check(org: Organization, window: Window) -> None:
 def _put(store: Store, org: Organization, window: Window) -> None:
     windows = tuple(window if w.id == window.id else w for w in org.windows)
     store.replace_organization(replace(org, windows=windows))
+
+
+# -- schedule tracking ----------------------------------------------------------------------------
+
+TRACKING_DAYS = 31  # the longest range one tracking read covers
+
+
+@dataclass(frozen=True)
+class Record:
+    """A window on one date (a schedule-tracking record): its capacity that date, how many
+    places its bookings take, and whether it takes bookings."""
+
+    window: Window
+    on: date
+    filled: int
+
+    @property
+    def slot_id(self) -> str:
+        return f"{self.window.id}||{self.on.isoformat()}||{self.window.appointment_type or ''}"
+
+    @property
+    def capacity(self) -> int:
+        return self.window.ai_slots_on(self.on)
+
+    @property
+    def available(self) -> int:
+        return max(0, self.capacity - self.filled)
+
+    @property
+    def status(self) -> str:
+        if not self.window.active:
+            return "INACTIVE"
+        return "CLOSED" if self.on in self.window.closed_dates else "OPEN"
+
+
+def tracking(store: Store, org: Organization, first: date, last: date, branch_id: str | None = None,
+             session: str | None = None) -> list[Record]:
+    """GET /v1/appointment-slots/schedule-tracking: a record per window per date of the range,
+    closed and inactive ones included, with the same counts as availability."""
+    if last < first:
+        raise InvalidField("date_to", f"{last.isoformat()} is before date_from {first.isoformat()}")
+    if (last - first).days >= TRACKING_DAYS:
+        raise InvalidField("date_to", f"a range covers at most {TRACKING_DAYS} dates")
+    with store.lock:
+        org = store.organizations[org.id]
+        found = []
+        for offset in range((last - first).days + 1):
+            on = first + timedelta(days=offset)
+            for window in org.windows:
+                if window.day == DAYS[on.weekday()] and branch_id in (None, window.branch_id) \
+                        and session in (None, window.session):
+                    found.append(Record(window, on, booking.filled(store, org, window, on)))
+    return sorted(found, key=lambda r: (r.on, r.window.start_time, r.window.branch_id, r.window.batch, r.window.id))
+
+
+def update_tracking(store: Store, org: Organization, slot_id: str, changes: dict[str, Any], now: datetime) -> Record:
+    """PATCH /v1/appointment-slots/tracking/{slot_id}: close or open one date (`status`), or set
+    that date's capacity (`ai_slots`; null goes back to the window's). Bookings read the same
+    state: a closed date refuses them (SLOT_INACTIVE), a smaller capacity fills sooner."""
+    with store.lock:
+        org = store.organizations[org.id]
+        window, on = _record_of(org, slot_id)
+        closed = set(window.closed_dates)
+        if changes.get("status") == "CLOSED":
+            closed.add(on)
+        elif changes.get("status") == "OPEN":
+            closed.discard(on)
+        capacities = dict(window.ai_slots_by_date)
+        if "ai_slots" in changes:
+            capacities.pop(on, None)
+            if changes["ai_slots"] is not None:
+                capacities[on] = changes["ai_slots"]
+        changed = replace(window, closed_dates=frozenset(closed), ai_slots_by_date=tuple(sorted(capacities.items())),
+                          updated_at=now)
+        if changed.ai_slots_by_date != window.ai_slots_by_date or changed.closed_dates != window.closed_dates:
+            _check(org, changed)
+            _put(store, org, changed)
+        else:
+            changed = window  # nothing to change: the record as it was
+        return Record(changed, on, booking.filled(store, org, changed, on))
+
+
+def _record_of(org: Organization, slot_id: str) -> tuple[Window, date]:
+    """The window and date a tracking `slot_id` names (`calendar_id||YYYY-MM-DD[||type]`)."""
+    parts = slot_id.split("||")
+    window = find(org, slot_id)
+    try:
+        on = date.fromisoformat(parts[1]) if len(parts) > 1 else None
+    except ValueError:
+        on = None
+    if on is None:
+        raise InvalidField("slot_id", "needs the date: calendar_id||YYYY-MM-DD (a tracking record's slot_id)")
+    if DAYS[on.weekday()] != window.day:
+        raise NotFound(f"No tracking record {slot_id[:80]}: window {window.id} ({window.label()}) is on "
+                       f"{window.day}s, {on.isoformat()} is a {DAYS[on.weekday()]}.")
+    return window, on

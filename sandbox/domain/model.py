@@ -71,6 +71,8 @@ class Window:
     appointment_type: str | None = None
     active: bool = True
     closed_dates: frozenset[date] = frozenset()
+    # Per-date capacities set through schedule tracking: (date, ai_slots), sorted by date.
+    ai_slots_by_date: tuple[tuple[date, int], ...] = ()
     created_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # worlds give the real ones
     updated_at: datetime = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -85,6 +87,15 @@ class Window:
 
     def open_on(self, on: date) -> bool:
         return self.active and on not in self.closed_dates
+
+    def ai_slots_on(self, on: date) -> int:
+        """The places the API and the voice agent may book that date: the window's, unless
+        schedule tracking set that date's."""
+        return self._capacities.get(on, self.ai_slots)
+
+    @cached_property
+    def _capacities(self) -> dict[date, int]:
+        return dict(self.ai_slots_by_date)
 
     def label(self) -> str:
         return f"{self.day.capitalize()} {self.session} {self.batch}"

@@ -502,16 +502,14 @@ class SandboxHandle:
 
     @property
     def key(self) -> str:
-        """The world's first key that every appointments operation accepts: every operation
-        but the Appointment Slots API's changes (`slots:write`), which most integrations never
-        make, and for which a world names its own key."""
-        manages_slots = frozenset({"slots:write"})
-        operations = [op for op in self._contract.operations.values() if not op.allows(manages_slots)]
+        """The world's first key that can read and write appointments (`appointments:read`
+        and `appointments:write`): every appointments operation takes it. The Appointment
+        Slots API's own scopes (`slots:...`) are not asked for; a world names that key itself."""
+        wanted = {"appointments:read", "appointments:write"}
         for entry in self.keys:
-            if all(op.allows(frozenset(entry["scopes"])) for op in operations):
+            if wanted <= set(entry["scopes"]):
                 return entry["key"]
-        needed = "; ".join(f"{op.operation_id}: {op.scopes_wanted()}" for op in operations)
-        raise LookupError(f"the world has no API key that every operation accepts ({needed}); "
+        raise LookupError("the world has no API key with appointments:read and appointments:write; "
                           "pass key=... explicitly")
 
     # -- control API --------------------------------------------------------------------------

@@ -166,7 +166,14 @@ def handle(req: ApiRequest, view_function: View, contract: Contract, sessions: S
     try:
         return view_function(call)
     except InvalidField as exc:  # the rules name a field; the spec says where it was sent
-        raise exc.located("query" if any(p.name == exc.field for p in op.query) else "body") from None
+        raise exc.located(_where(op, exc.field)) from None
+
+
+def _where(op: Operation, name: str) -> str:
+    """Where a request field was sent: the path, the query, or the body."""
+    if f"{{{name}}}" in op.path:
+        return "path"
+    return "query" if any(p.name == name for p in op.query) else "body"
 
 
 def _session(req: ApiRequest, sessions: Sessions) -> SandboxState:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.appointments import OpenSlot, Page
+from ..domain.calendar import Record
 from ..domain.clock import format_timestamp
 from ..domain.model import PUBLIC_FIELDS, Appointment, Organization, Service, Window, wall_text
 
@@ -35,7 +36,7 @@ def slot(open_slot: OpenSlot) -> dict[str, Any]:
         "slot_id": f"{w.id}||{on.isoformat()}", "calendar_id": w.id, "branch_id": w.branch_id,
         "day": w.day, "session": w.session, "batch": w.batch,
         "start_time": wall_text(w.start_time), "end_time": wall_text(w.end_time),
-        "appointment_type": w.appointment_type, "max_slots": w.max_slots, "ai_slots": w.ai_slots,
+        "appointment_type": w.appointment_type, "max_slots": w.max_slots, "ai_slots": w.ai_slots_on(on),
         "filled_slots": open_slot.filled, "available_slots": open_slot.available, "status": "OPEN",
         "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at),
     }
@@ -48,6 +49,17 @@ def window(w: Window) -> dict[str, Any]:
             "end_time": wall_text(w.end_time), "appointment_type": w.appointment_type,
             "max_slots": w.max_slots, "ai_slots": w.ai_slots, "active": w.active,
             "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at)}
+
+
+def tracking_record(record: Record) -> dict[str, Any]:
+    """A window on one date, as schedule tracking answers it."""
+    w = record.window
+    return {"slot_id": record.slot_id, "calendar_id": w.id, "date": record.on.isoformat(), "day": w.day,
+            "branch_id": w.branch_id, "session": w.session, "batch": w.batch,
+            "start_time": wall_text(w.start_time), "end_time": wall_text(w.end_time),
+            "appointment_type": w.appointment_type, "max_slots": w.max_slots, "ai_slots": record.capacity,
+            "filled_slots": record.filled, "available_slots": record.available, "status": record.status,
+            "updated_at": format_timestamp(w.updated_at)}
 
 
 def service(record: Service) -> dict[str, Any]:

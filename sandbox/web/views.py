@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..domain import appointments, calendar
 from ..domain.appointments import NewAppointment, Search
 from ..domain.booking import Patch
-from ..domain.clock import parse_utc
+from ..domain.clock import format_timestamp, parse_utc
 from ..domain.errors import InvalidField, InvalidFields
 from ..domain.index import FIELDS
 from ..domain.model import Window, wall_time
@@ -79,7 +79,9 @@ def get_appointment_config(call: Call) -> Answer:
 
 
 # The window fields the API names differently from the domain.
-WINDOW_FIELDS = {"batch": "batch_name", "appointment_type": "appointment_type_id"}
+WINDOW_FIELDS = {"batch": "batch_name", "appointment_type": "appointment_type_id",
+                 "ai_slots_by_date": "max_slots"}  # a date's capacity (tracking) above a new max_slots
+TRACKING_FIELDS = {"ai_slots_by_date": "ai_slots"}
 
 
 @view("createCalendarWindow")
@@ -105,13 +107,37 @@ def disable_calendar_window(call: Call) -> Answer:
     return ok(render.window(calendar.disable(call.store, call.org, call.path["slot_id"], call.now)))
 
 
+@view("getScheduleTracking")
+def get_schedule_tracking(call: Call) -> Answer:
+    query = call.query
+    first = date.fromisoformat(query["date_from"]) if "date_from" in query else \
+        call.now.astimezone(call.org.timezone).date()
+    last = date.fromisoformat(query["date_to"]) if "date_to" in query else first + timedelta(days=6)
+    records = calendar.tracking(call.store, call.org, first, last, query.get("branch_id"), query.get("session"))
+    return Answer(200, {"success": True, "date_from": first.isoformat(), "date_to": last.isoformat(),
+                        "data": [render.tracking_record(r) for r in records]})
+
+
+@view("updateScheduleTracking")
+def update_schedule_tracking(call: Call) -> Answer:
+    with _window_fields(TRACKING_FIELDS):
+        record = calendar.update_tracking(call.store, call.org, call.path["slot_id"], call.body, call.now)
+    return ok(render.tracking_record(record))
+
+
+@view("regenerateScheduleTracking")
+def regenerate_schedule_tracking(call: Call) -> Answer:
+    windows = call.store.organizations[call.org.id].windows
+    return ok({"windows": len(windows), "regenerated_at": format_timestamp(call.now)})
+
+
 @contextmanager
-def _window_fields() -> Iterator[None]:
+def _window_fields(names: dict[str, str] = WINDOW_FIELDS) -> Iterator[None]:
     """The rules' problems, named as the request named the fields."""
     try:
         yield
     except InvalidField as refused:
-        raise InvalidFields([(WINDOW_FIELDS.get(d.location, d.location), d.message)
+        raise InvalidFields([(names.get(d.location, d.location), d.message)
                              for d in refused.details], refused.message) from None
 
 

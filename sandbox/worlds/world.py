@@ -452,6 +452,8 @@ class _Builder:
                 max_slots=w["max_slots"], ai_slots=w["ai_slots"], appointment_type=w.get("appointment_type"),
                 active=w.get("active", True),
                 closed_dates=frozenset(date.fromisoformat(d) for d in w.get("closed_dates", [])),
+                ai_slots_by_date=tuple(sorted((date.fromisoformat(d), n)
+                                              for d, n in (w.get("ai_slots_by_date") or {}).items())),
                 created_at=self._stamp(w.get("created_at"), self.loaded_at),
                 updated_at=self._stamp(w.get("updated_at") or w.get("created_at"), self.loaded_at),
             )
@@ -614,6 +616,7 @@ def _dump_window(w: Window) -> dict[str, Any]:
         "end_time": wall_text(w.end_time),
         "max_slots": w.max_slots, "ai_slots": w.ai_slots, "appointment_type": w.appointment_type,
         "active": w.active, "closed_dates": sorted(d.isoformat() for d in w.closed_dates),
+        **({"ai_slots_by_date": {d.isoformat(): n for d, n in w.ai_slots_by_date}} if w.ai_slots_by_date else {}),
         "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at),
     }
 
