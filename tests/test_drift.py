@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from huskyvoice_sandbox.remote.plan import NO_SUCH
 from huskyvoice_sandbox.remote.rules import RULES
 
 import faulty_deployments as faulty
-from helpers import free_port, wait_for_port
+from helpers import LiveServer, free_port, wait_for_port
 
 pytestmark = pytest.mark.live
 
@@ -170,6 +170,91 @@ def test_the_console_report_names_the_request_both_answers_and_the_rule(world_fi
     assert "  isolation        no --other-key (a key of another organization)" in lines
     failures = [case for case in ET.parse(report).getroot().iter("testcase") if case.find("failure") is not None]
     assert {case.get("classname") for case in failures} == {"drift.capacity"}
+
+
+def _los_angeles(world: dict[str, Any], today: date) -> None:
+    """Windows in America/Los_Angeles, the evening one across midnight UTC, bookings at their
+    own times (not their windows' openings, which is all a mirror can see)."""
+    org = world["organizations"][0]
+    org["timezone"] = "America/Los_Angeles"
+    for window in org["calendar_windows"]:
+        if window["session"] == "Evening":
+            window["start_time"], window["end_time"] = "15:00", "18:00"
+    for n, appointment in enumerate(org["appointments"]):
+        hour = "17" if appointment["session"] == "Evening" else "10"
+        local = datetime.fromisoformat(f"{appointment['date']}T{hour}:{10 * n % 60:02d}:00-08:00")
+        appointment["start_time"] = local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _many(world: dict[str, Any], today: date) -> None:
+    """More appointments than a page holds, each at its own time in its window."""
+    org = world["organizations"][0]
+    for window in org["calendar_windows"]:
+        if window["session"] == "Morning":
+            window["max_slots"] = window["ai_slots"] = 8
+    closed = today + timedelta(days=5)
+    for n in range(60):
+        on = today + timedelta(days=6 + n % 8)
+        if on == closed:
+            continue
+        org["appointments"].append({
+            "appointment_id": f"appt_many{n:06d}", "appointment_type": faulty.CHECKUP, "branch_id": "branch_main",
+            "date": on.isoformat(), "session": "Morning", "batch": "MA", "patient_name": f"Patient {n}",
+            "parent_phone": f"+9198100{n:05d}", "start_time": f"{on.isoformat()}T0{4 + n % 2}:{n % 60:02d}:00.000Z"})
+
+
+def _left_out(world: dict[str, Any], today: date) -> None:
+    """The lent patient's other booking sits in a disabled window: the mirror cannot see it,
+    yet the deployment's duplicate rule counts it."""
+    org = world["organizations"][0]
+    on = today + timedelta(days=6)
+    day = faulty.DAY_NAMES[on.weekday()]
+    org["calendar_windows"].append({"id": "win-afternoon-off", "branch_id": "branch_main", "day": day,
+                                    "session": "Afternoon", "batch": "AA", "start_time": "13:00",
+                                    "end_time": "15:00", "max_slots": 2, "ai_slots": 2, "active": False})
+    org["appointments"].append({"appointment_id": "appt_asha000009", "appointment_type": faulty.CHECKUP,
+                                "branch_id": "branch_main", "date": on.isoformat(), "session": "Afternoon",
+                                "batch": "AA", "patient_name": "Asha", "parent_phone": "+919800000001"})
+
+
+@pytest.mark.parametrize("change", [_los_angeles, _many, _left_out], ids=["los-angeles", "many", "left-out"])
+def test_a_faithful_deployment_the_mirror_sees_only_in_part_shows_no_drift(change: Any, tmp_path: Path) -> None:
+    today = datetime.now(UTC).date()
+    world = faulty.world(today)
+    change(world, today)
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(world))
+    with deployment("faithful", path, tmp_path) as served:
+        outcome = check(served.url, writes=True)
+        only_safe_writes(served, faulty.LENT)
+    assert outcome.drifted == [], [(r.rule, r.request, r.differences) for r in outcome.drifted]
+    assert outcome.put_back and "is back as it was" in outcome.put_back
+
+
+def test_a_run_cut_short_puts_the_lent_appointment_back_and_says_so(world_file: Path) -> None:
+    """The deployment drops the connection on the first write to the lent appointment: the
+    run stops with status 2, after putting the appointment back, and says so. (`serve` itself:
+    it can drop a connection on demand, which nginx would turn into its own 502.)"""
+    server = LiveServer("--world", str(world_file), "--quiet")
+    try:
+        def world() -> dict[str, Any]:
+            return _appointments(Served(server.url, server.url, None).control("/world"))
+        before = world()[faulty.LENT]
+        rule = json.dumps({"operation": "updateAppointment", "appointment_id": faulty.LENT, "drop": True}).encode()
+        urllib.request.urlopen(urllib.request.Request(server.url + "/_sandbox/forced-responses", data=rule,
+                                                      headers={"Content-Type": "application/json"}), timeout=10)
+        result = subprocess.run(
+            [*CLI, "drift", "--base-url", server.url, "--api-key", faulty.WRITE_KEY, "--allow-writes",
+             "--appointment-id", faulty.LENT, "--days", str(DAYS), "--no-rate-limit-probe"],
+            capture_output=True, text=True, timeout=120)
+        after = world()[faulty.LENT]
+    finally:
+        server.stop()
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: PATCH /v1/appointments/{faulty.LENT} got no answer"), last
+    assert f"{faulty.LENT} is back as it was" in last
+    assert after == before
 
 
 def test_a_lent_id_the_mirror_does_not_hold_stops_the_run_before_any_write(world_file: Path, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from ..spec.contract import Contract
 from .compare import differences, summary
 from .mirror import Mirror, Reader, mirror
-from .plan import Plan, Probe, plan
-from .wire import NOT_A_KEY, Call, Deployment, Mirrored, Reply
+from .plan import NO_SUCH, Plan, Probe, plan
+from .wire import NOT_A_KEY, Call, Deployment, Mirrored, Reply, Unreachable
 
 DOCUMENTED_RATE_LIMIT = 60  # requests a minute per key (rate-limits page)
 
@@ -63,6 +63,7 @@ class Outcome:
     not_exercised: dict[str, str] = field(default_factory=dict)
     requests: int = 0  # sent to the deployment, the mirror's included
     put_back: str | None = None  # with writes: whether the lent appointment is back
+    writes: bool = False  # were writes planned (and sent)?
 
     @property
     def drifted(self) -> list[Row]:
@@ -79,13 +80,18 @@ def run(options: Options, progress: Callable[[str], None] = lambda m: None,
     dates = [start + timedelta(days=n) for n in range(options.days)]
     chosen = plan(sandbox, list(options.appointment_ids), dates, datetime.now(UTC),
                   read_key=bool(options.read_only_key), other_key=bool(options.other_key),
-                  writes=options.allow_writes and bool(options.appointment_ids))
+                  writes=options.allow_writes and bool(options.appointment_ids), lost=mirrored.lost)
     keys = {"write": options.api_key, "read": options.read_only_key or "",
             "other": options.other_key or "", "bogus": NOT_A_KEY}
     deployment = Deployment(options.base_url, keys, sleep, progress)
     session = Session(deployment, sandbox, frozenset(mirrored.lost_ids), progress)
-    outcome = Outcome(options, mirrored, not_exercised=dict(chosen.not_exercised))
-    session.run(chosen, options)
+    outcome = Outcome(options, mirrored, not_exercised=dict(chosen.not_exercised), writes=bool(chosen.writes))
+    try:
+        if chosen.writes:
+            _check_put_back_possible(deployment, sandbox, options.appointment_ids[0])
+        session.run(chosen, options)
+    except Unreachable as lost:
+        raise DriftError(f"{lost}" + (f"; {session.put_back}" if session.put_back else "")) from None
     outcome.rows = session.rows + _contract_rows(deployment.sent)
     outcome.put_back = session.put_back
     if options.probe_rate_limit:
@@ -94,6 +100,20 @@ def run(options: Options, progress: Callable[[str], None] = lambda m: None,
         outcome.not_exercised["rate-limit"] = "--no-rate-limit-probe"
     outcome.requests = reader.sent + len(deployment.sent)
     return outcome
+
+
+def _check_put_back_possible(deployment: Deployment, sandbox: Mirrored, lent: str) -> None:
+    """Before anything is moved: the lent appointment's window must be open on its date on the
+    deployment, or it could not be put back there."""
+    subject = next(a for a in sandbox.world.appointments if a.appointment_id == lent)
+    window = sandbox.world.organizations[0].window(subject.window_id)
+    reply = deployment.send(Call("GET", f"/v1/appointment-slots/availability?date={subject.date.isoformat()}"
+                                        f"&branch_id={subject.branch_id}"))
+    listed = {slot.get("calendar_id") for slot in (reply.body or {}).get("slots", []) if isinstance(slot, dict)}
+    if window.id not in listed:
+        raise DriftError(f"the lent appointment {lent}'s window ({window.label()}) is not open on "
+                         f"{subject.date.isoformat()} on the deployment: it could not be put back after the "
+                         "writes; lend one in a window that is open on its date (nothing was written)")
 
 
 def _check_lent(mirrored: Mirror, lent: tuple[str, ...]) -> None:
@@ -117,6 +137,7 @@ class Session:
     last: dict[str, Any] = field(default_factory=dict)  # side -> the subject as the last write answered
     diverged: Probe | None = None  # the write after which the two sides' appointment differs
     put_back: str | None = None  # whether the lent appointment is back where it was
+    nowhere_exists: bool = False  # the deployment has an appointment with the id meant to exist nowhere
 
     def run(self, chosen: Plan, options: Options) -> None:
         for number, probe in enumerate(chosen.reads, 1):
@@ -124,12 +145,29 @@ class Session:
             self.exchange(probe)
         if options.other_key:
             self.rows.append(self._isolated_search())
-        for number, probe in enumerate(chosen.writes, 1):
-            self.progress(f"writes {number}/{len(chosen.writes)}: {probe.label}")
-            self.exchange(probe)
+        try:
+            for number, probe in enumerate(chosen.writes, 1):
+                self.progress(f"writes {number}/{len(chosen.writes)}: {probe.label}")
+                self.exchange(probe)
+        except BaseException:  # cut short (no answer, Ctrl-C): the lent appointment goes back first
+            if chosen.writes and self.put_back is None:
+                self.put_back = self._put_back_now(chosen.writes[-1])
+                self.progress(self.put_back)
+            raise
+
+    def _put_back_now(self, probe: Probe) -> str:
+        try:
+            self.deployment.send(probe.call)
+            return _put_back(probe, self.deployment.send(Call("GET", f"/v1/appointments/{probe.read_back}")))
+        except Unreachable as lost:
+            return f"{probe.read_back} is NOT back as it was ({lost}): put it back by hand: {probe.call}"
 
     def exchange(self, probe: Probe) -> None:
+        if probe.call.path == f"/v1/appointments/{NO_SUCH}" and probe.call.method != "GET" and self.nowhere_exists:
+            return  # the id meant to exist nowhere exists there: nothing is sent to it
         theirs, ours = self.deployment.send(probe.call), self.sandbox.send(probe.call)
+        if probe.call.path == f"/v1/appointments/{NO_SUCH}" and probe.call.method == "GET":
+            self.nowhere_exists = theirs.status != 404
         found = differences(theirs, ours, self.unmirrored)
         follows = self._follows(found, same_outcome=(theirs.status, theirs.code) == (ours.status, ours.code))
         if probe.unchanged and (theirs.data == self.last.get("deployment")) != (ours.data == self.last.get("sandbox")):
@@ -137,7 +175,7 @@ class Session:
                          if ours.data == self.last.get("sandbox") else "expected a change")
         self.rows.append(_row(probe.label, follows.rule if follows else probe.rule, probe.call, theirs, ours,
                               found, follows))
-        if found and follows is None:
+        if found and follows is None and probe.call.method != "GET":  # only a write leaves state behind
             self.diverged = probe
         if theirs.status < 300 and ours.status < 300:
             self.last = {"deployment": theirs.data, "sandbox": ours.data}

@@ -69,16 +69,27 @@ class Reader:
                                                            "Accept": "application/json"})
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http(s) only
-                    return json.load(response)
+                    raw = response.read()
             except urllib.error.HTTPError as refused:
                 if refused.code != 429:
                     raise MirrorError(f"GET {path} answered {refused.code}: {_said(refused)}") from None
-                wait = float(refused.headers.get("Retry-After") or 1)
+                wait = _seconds(refused.headers.get("Retry-After"))
                 self.progress(f"rate limited: waiting {wait:g} s (Retry-After)")
                 self.sleep(wait)
+                continue
             except (urllib.error.URLError, OSError) as failed:
                 reason = getattr(failed, "reason", failed)
                 raise MirrorError(f"cannot reach {self.base_url}: {reason}") from None
+            try:
+                return json.loads(raw)
+            except ValueError:
+                raise MirrorError(f"GET {path} answered 200 with a body that is not JSON: "
+                                  f"{raw[:80].decode('utf-8', 'replace')!r}") from None
+
+
+def _seconds(retry_after: str | None) -> float:
+    """A Retry-After in whole seconds; anything else (an HTTP date, nothing) waits a second."""
+    return float(retry_after) if retry_after and retry_after.strip().isdigit() else 1.0
 
 
 def _said(refused: urllib.error.HTTPError) -> str:
@@ -95,12 +106,23 @@ class Mirror:
 
     document: dict[str, Any]
     losses: list[str] = field(default_factory=list)
-    lost_ids: list[str] = field(default_factory=list)  # the appointments the losses name
+    lost: list[dict[str, Any]] = field(default_factory=list)  # the appointments the losses name, as read
+
+    @property
+    def lost_ids(self) -> list[str]:
+        return [a["appointment_id"] for a in self.lost]
 
 
 def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) -> Mirror:
     """Read the deployment and build its world: availability over `days` dates from `start`."""
-    now = now or datetime.now(UTC)
+    try:
+        return _mirror(reader, start, days, now or datetime.now(UTC))
+    except (KeyError, TypeError, AttributeError, ValueError) as odd:
+        raise MirrorError(f"the deployment's answers do not have the documented shape "
+                          f"({type(odd).__name__}: {str(odd)[:120]}); is it the HuskyVoice API?") from None
+
+
+def _mirror(reader: Reader, start: date, days: int, now: datetime) -> Mirror:
     services = reader.get("/v1/services")["data"]
     config = reader.get("/v1/appointment-config")["data"]
     dates = [start + timedelta(days=n) for n in range(days)]
@@ -138,7 +160,7 @@ def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) 
                 "clock": format_timestamp(now), "organizations": [organization]}
     organization["appointments"], losses = _placeable(document, found)
     kept = {a["appointment_id"] for a in organization["appointments"]}
-    return Mirror(document, losses, [a["appointment_id"] for a in found if a["appointment_id"] not in kept])
+    return Mirror(document, losses, [a for a in found if a["appointment_id"] not in kept])
 
 
 def _read_appointments(reader: Reader) -> list[dict[str, Any]]:

@@ -14,14 +14,14 @@ repeated cancel, and last the appointment put back where it was. Each write is r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from ..domain import booking
 from ..domain.clock import format_timestamp
 from ..domain.errors import ApiError
-from ..domain.model import Appointment, Organization, Window
+from ..domain.model import DAYS, Appointment, Organization, Window
 from .wire import Call, Mirrored
 
 NO_SUCH = "appt_drift_does_not_exist"  # an id nobody has: refused writes go here, and only here
@@ -47,25 +47,27 @@ class Plan:
 
 
 def plan(mirrored: Mirrored, lent: list[str], dates: list[date], now: datetime, *,
-         read_key: bool, other_key: bool, writes: bool) -> Plan:
+         read_key: bool, other_key: bool, writes: bool, lost: list[dict[str, Any]] | None = None) -> Plan:
+    """`lost`: the appointments the mirror could not hold, as read (their dates still count
+    for the duplicate rule)."""
     org = mirrored.world.organizations[0]
     mine = [a for a in mirrored.world.appointments if a.org_id == org.id]
     subject = next((a for a in mine if a.appointment_id == (lent[0] if lent else None)),
                    mine[0] if mine else None)
     chosen = Plan()
     if writes and subject is not None:
-        Writes(mirrored, org, mine, subject, dates, now).add_to(chosen)
+        Writes(mirrored, org, mine, subject, dates, now, lost or []).add_to(chosen)
     elif writes:
         chosen.not_exercised.update(dict.fromkeys(WRITE_RULES, "the mirror holds no appointment"))
     else:
         chosen.not_exercised.update(dict.fromkeys(
             WRITE_RULES, "read-only: writes need --allow-writes and --appointment-id"))
     touched = sorted({d for p in chosen.writes for d in _dates_in(p)} | set(dates[:3]))
-    chosen.reads = _reads(lent, subject, touched, read_key, other_key, chosen.not_exercised)
+    chosen.reads = _reads(org, lent, subject, touched, read_key, other_key, chosen.not_exercised)
     return chosen
 
 
-def _reads(lent: list[str], subject: Appointment | None, dates: list[date], read_key: bool,
+def _reads(org: Organization, lent: list[str], subject: Appointment | None, dates: list[date], read_key: bool,
            other_key: bool, not_exercised: dict[str, str]) -> list[Probe]:
     reads = [Probe("the services", "reads", Call("GET", "/v1/services")),
              Probe("the configuration", "reads", Call("GET", "/v1/appointment-config")),
@@ -75,9 +77,10 @@ def _reads(lent: list[str], subject: Appointment | None, dates: list[date], read
              Probe("search cancelled", "reads", _get("/v1/appointments", status="cancelled", limit=20)),
              *[Probe(f"availability {d}", "reads", _get("/v1/appointment-slots/availability", date=d))
                for d in dates]]
+    if subject is not None and not _ambiguous_day(org, subject.date):
+        reads.append(Probe(f"search {subject.date}", "reads", _get("/v1/appointments", date=subject.date)))
     if subject is not None:
-        reads += [Probe(f"search {subject.date}", "reads", _get("/v1/appointments", date=subject.date)),
-                  Probe("search a branch and session", "reads", _get(
+        reads += [Probe("search a branch and session", "reads", _get(
                       "/v1/appointments", branch_id=subject.branch_id, session=subject.session, limit=20))]
     reads += _refusals(subject, read_key, other_key, not_exercised)
     return reads
@@ -110,6 +113,18 @@ def _refusals(subject: Appointment | None, read_key: bool, other_key: bool,
     return refusals
 
 
+def _ambiguous_day(org: Organization, on: date) -> bool:
+    """Does a window of that weekday span two UTC days? A search by date matches the UTC day of
+    an appointment's start, which the mirror cannot see (it puts each at its window's opening)."""
+    for window in org.windows:
+        if window.day == DAYS[on.weekday()]:
+            opens = window.start_on(on, org.timezone)
+            closes = datetime.combine(on, window.end_time, org.timezone).astimezone(UTC) - timedelta(microseconds=1)
+            if opens.date() != closes.date():
+                return True
+    return False
+
+
 def _get(path: str, **query: Any) -> Call:
     return Call("GET", f"{path}?{urlencode({k: str(v) for k, v in query.items()})}")
 
@@ -130,6 +145,7 @@ class Writes:
     subject: Appointment
     dates: list[date]
     now: datetime
+    lost: list[dict[str, Any]] = field(default_factory=list)
 
     def add_to(self, chosen: Plan) -> None:
         subject = self.subject
@@ -255,7 +271,16 @@ class Writes:
 
     @property
     def _patient_dates(self) -> set[date]:
-        return {a.date for a in self._others}
+        """The dates of the patient's other active bookings of the service, those the mirror
+        left out included."""
+        s = self.subject
+
+        def same_patient(a: dict[str, Any]) -> bool:
+            return (str(a.get("parent_phone", "")).strip(), str(a.get("patient_name", "")).strip().casefold()) \
+                == s.patient
+        lost = {date.fromisoformat(a["date"]) for a in self.lost if same_patient(a)
+                and a.get("status") in ("confirmed", "rescheduled") and a.get("appointment_type") == s.appointment_type}
+        return {a.date for a in self._others} | lost
 
     @property
     def _windows(self) -> list[Window]:

@@ -49,6 +49,8 @@ def console(outcome: Outcome) -> str:
 
 def _mode(outcome: Outcome) -> str:
     options = outcome.options
+    if options.allow_writes and options.appointment_ids and not outcome.writes:
+        return "writes allowed, but none sent (see \"not exercised\"); refused writes to an id that does not exist"
     if options.allow_writes and options.appointment_ids:
         return (f"writes allowed, to {options.appointment_ids[0]} only (put back afterwards); "
                 "refused writes to an id that does not exist")

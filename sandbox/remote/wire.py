@@ -24,6 +24,10 @@ NO_BODY = object()
 MAX_WAITS = 6  # 429s waited out for one request before it is given up
 
 
+class Unreachable(Exception):
+    """The deployment gave no answer (refused, reset, timed out)."""
+
+
 @dataclass(frozen=True)
 class Call:
     method: str
@@ -108,6 +112,9 @@ class Deployment:
                 return _reply(response.status, response.headers, response.read())
         except urllib.error.HTTPError as refused:
             return _reply(refused.code, refused.headers, refused.read())
+        except (urllib.error.URLError, OSError) as failed:  # no answer at all
+            reason = getattr(failed, "reason", failed)
+            raise Unreachable(f"{call.method} {call.path} got no answer ({reason})") from None
 
 
 def _reply(status: int, headers: Any, raw: bytes) -> Reply:
