@@ -118,6 +118,8 @@ class ControlRoute:
 
 REPLACEMENT_WORLD = json.dumps({**default_world_doc(), "description": "put by a refused client",
                                 "clock": "2027-01-01T00:00:00.000Z"}).encode()
+AGENT_BOOKING = (b'{"appointment_type": "General Checkup", "appointment_date": "2026-06-22T09:30:00.000Z",'
+                 b' "patient_name": "Eve", "parent_phone": "+919800000098", "branch_id": "branch_uuid_here"}')
 CONTROL_ROUTES = [
     ControlRoute("GET", "/_sandbox/openapi.yaml"),
     ControlRoute("GET", "/_sandbox/health"),
@@ -148,6 +150,22 @@ CONTROL_ROUTES = [
                  b' "appointment_type": "f47ac10b-58cc-4372-a567-0e02b2c3d479", "branch_id": "branch_uuid_here",'
                  b' "date": "2026-06-22", "session": "Morning", "batch": "MA", "patient_name": "Eve",'
                  b' "parent_phone": "+919800000099"}]}', "application/json", mutates=True),
+    ControlRoute("GET", "/_sandbox/webhooks"),
+    ControlRoute("POST", "/_sandbox/webhooks", b'{"url": "http://127.0.0.1:9/hooks", "secret": "whsec_intruder"}',
+                 "application/json", mutates=True),
+    ControlRoute("DELETE", "/_sandbox/webhooks/wh_1", mutates=True, rule="/_sandbox/webhooks/<endpoint_id>"),
+    ControlRoute("GET", "/_sandbox/webhooks/deliveries"),
+    ControlRoute("DELETE", "/_sandbox/webhooks/deliveries", mutates=True),
+    ControlRoute("POST", "/_sandbox/agent/appointments", AGENT_BOOKING, "application/json", mutates=True),
+    ControlRoute("POST", "/_sandbox/dashboard/appointments", AGENT_BOOKING, "application/json", mutates=True),
+    ControlRoute("PATCH", "/_sandbox/dashboard/appointments/appt_a1b2c3d4e5", b'{"notes": "intruder"}',
+                 "application/json", mutates=True, rule="/_sandbox/dashboard/appointments/<appointment_id>"),
+    ControlRoute("POST", "/_sandbox/dashboard/windows",
+                 b'{"branch_id": "branch_uuid_here", "day": "saturday", "session": "Morning", "start_time": "09:00",'
+                 b' "end_time": "11:00", "max_slots": 2, "ai_slots": 1, "batch_name": "SA"}', "application/json",
+                 mutates=True),
+    ControlRoute("PATCH", "/_sandbox/dashboard/windows/a1b2c3d4-e5f6-7890-abcd-ef1234567890", b'{"ai_slots": 1}',
+                 "application/json", mutates=True, rule="/_sandbox/dashboard/windows/<slot_id>"),
 ]
 NON_LOOPBACK_ADDRESSES = [
     "10.1.2.3", "192.0.2.2", "2001:db8::1", "fe80::1", "::ffff:10.1.2.3",  # real peers
@@ -171,6 +189,10 @@ def move_away_from_the_seed(client: Any) -> None:
     assert client.patch(url(), json=MOVE_AWAY, headers=bearer(WRITE_KEY)).status_code == 200
     assert client.get(url(LAKEVIEW_ID), headers=bearer(LAKEVIEW_KEY)).status_code == 200
     assert client.put("/_sandbox/clock", json={"advance_seconds": 90}).status_code == 200
+    # An endpoint wh_1 (nothing listens there; no retries) and one delivery to it.
+    assert client.post("/_sandbox/webhooks", json={"url": "http://127.0.0.1:9/hooks", "secret": "whsec_seed_1",
+                                                   "retry_delays": []}).status_code == 201
+    assert client.patch("/_sandbox/dashboard/appointments/appt_a1b2c3d4e5", json={"notes": "seed"}).status_code == 200
 
 
 def snapshot(client: Any) -> dict[str, Any]:
@@ -183,6 +205,7 @@ def snapshot(client: Any) -> dict[str, Any]:
         "sessions": [s["name"] for s in data(client.get("/_sandbox/sessions"))["sessions"]],
         "snapshots": data(client.get("/_sandbox/snapshots")),
         "forced responses": data(client.get("/_sandbox/forced-responses")),
+        "deliveries": len(data(client.get("/_sandbox/webhooks/deliveries"))),  # their status moves on its own
     }
 
 

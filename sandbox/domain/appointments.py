@@ -31,6 +31,7 @@ class NewAppointment:
     assigned_doctor: str | None = None
     notes: str | None = None
     external_reference_id: str | None = None
+    booked_via: str = "api"  # the voice agent ("phone_call") and the dashboard book with the same rules
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def create(store: Store, org: Organization, request: NewAppointment, now: dateti
             patient_name=request.patient_name, parent_phone=request.parent_phone,
             created_at=now, updated_at=now, start=placed.start, status="confirmed",
             assigned_doctor=request.assigned_doctor, notes=request.notes,
-            external_reference_id=request.external_reference_id)
+            external_reference_id=request.external_reference_id, booked_via=request.booked_via)
         booking.admit(org, store, appointment)
         appointment = replace(appointment, appointment_id=store.new_id())  # ids: successes only
         store.put(appointment)

@@ -105,6 +105,25 @@ class Window:
         return datetime.combine(on, self.start_time, zone).astimezone(UTC)
 
 
+# The appointment webhook events (appointment-webhooks page).
+EVENTS = ("appointment.created", "appointment.updated", "appointment.cancelled", "appointment.completed",
+          "slot.created", "slot.updated")
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)  # seconds before each retry (sandbox: undocumented)
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """Where an organization's webhook events go (added in the dashboard, in reality), signed
+    with its secret."""
+
+    id: str
+    url: str
+    secret: str
+    events: frozenset[str] = frozenset(EVENTS)
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
+    timeout_seconds: float = 5.0
+
+
 @dataclass(frozen=True)
 class Organization:
     id: str
@@ -118,6 +137,7 @@ class Organization:
     # The cancellation policy, named as GET /v1/appointment-config names it.
     allow_cancellation: bool = True
     cancellation_notice_hours: float = 0
+    webhooks: tuple[WebhookEndpoint, ...] = ()
 
     def window(self, window_id: str) -> Window:
         return self._windows_by_id[window_id]
@@ -175,6 +195,8 @@ class Appointment:
     assigned_doctor: str | None = None
     notes: str | None = None
     external_reference_id: str | None = None
+    # Who booked it: "api", "phone_call" (the voice agent) or "dashboard"; webhooks show it.
+    booked_via: str = "api"
 
     @property
     def active(self) -> bool:

@@ -71,7 +71,7 @@ class Sessions:
                 while len(self._named) > self.max_sessions:
                     evicted, gone = self._named.popitem(last=False)
                     self._last_used.pop(evicted, None)
-                    gone.forced.clear()  # its forced delays under way end now
+                    gone.end()
             self._named.move_to_end(name)
             self._last_used[name] = time.time()
             return state
@@ -85,15 +85,15 @@ class Sessions:
             if gone is None:
                 raise NotFound(f"No session named {name}.")
             self._last_used.pop(name, None)
-        gone.forced.clear()  # its forced delays under way end now
+        gone.end()
 
     def clear_forced(self) -> None:
-        """Every session's pending forced responses dropped, and their delays under way ended
-        (the pytest plugin, when a test is over)."""
+        """Every session's pending forced responses dropped, their delays under way ended, and
+        their webhook deliveries still pending stopped (the pytest plugin, when a test is over)."""
         with self._lock:
             states = [self.default, *self._named.values()]
         for state in states:
-            state.forced.clear()
+            state.end()
 
     def listing(self) -> list[dict[str, Any]]:
         """The default session, then named ones from least to most recently used."""

@@ -16,6 +16,7 @@ from ..worlds.world import World, collector_paused, dump_world
 from .forcing import ForcedResponses
 from .journal import DEFAULT_SIZE, Journal
 from .ratelimit import SlidingWindowLimiter
+from .webhooks import Deliveries
 
 MAX_SNAPSHOTS = 32  # per session
 
@@ -43,12 +44,14 @@ class SandboxState:
         self.store: Store
         self.snapshots: dict[str, Snapshot] = {}
         self.forced = ForcedResponses()
+        self.webhooks = Deliveries()
         self.reset()
 
     def reset(self) -> None:
         """Back to the world last loaded: its appointments, its clock, no rate-limit history,
-        no forced responses pending. Snapshots and the journal are kept."""
+        no forced responses or webhook deliveries pending. Snapshots and the journals are kept."""
         with self._lock:
+            self.webhooks.stop()
             store = self.world.new_store()
             self.store = store
             self.clock.freeze(self.world.clock)
@@ -60,6 +63,12 @@ class SandboxState:
         with self._lock:
             self.world = world
             self.reset()
+
+    def end(self) -> None:
+        """The session is gone (deleted, evicted, or its test is over): its forced delays under
+        way end, and its pending webhook deliveries are never sent."""
+        self.forced.clear()
+        self.webhooks.stop()
 
     def save(self, name: str) -> Snapshot:
         """Keep the current appointments and clock under `name` (replacing a snapshot of that

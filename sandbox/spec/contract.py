@@ -274,10 +274,16 @@ class Contract:
         return {code: status for _, status, code in self.documented_answers() if code}
 
     def operation_for(self, method: str, path: str) -> Operation | None:
-        for op in self.operations.values():
+        """The operation a request is for; a literal path wins over a template that also
+        matches (`/webhooks/deliveries` over `/webhooks/{endpoint_id}`), as routing does."""
+        for op in self._by_specificity:
             if op.method == method.upper() and _template_regex(op.path).fullmatch(path):
                 return op
         return None
+
+    @cached_property
+    def _by_specificity(self) -> list[Operation]:
+        return sorted(self.operations.values(), key=lambda op: op.path.count("{"))
 
     def response_problems(self, method: str, path: str, status: int,
                           headers: Mapping[str, str], body: Any) -> list[str]:
@@ -307,6 +313,26 @@ class Contract:
                 problems.append(f"Content-Type must be application/json, got {ctype!r}")
             problems += self._schema_problems(response.body_pointer, body)
         return problems
+
+    def webhook_problems(self, headers: Mapping[str, str], body: Any) -> list[str]:
+        """How a webhook delivery breaks the spec's `webhooks` (chosen by the body's `event`);
+        empty when it conforms."""
+        name = body.get("event") if isinstance(body, dict) else None
+        if not isinstance(name, str) or name not in self.spec.get("webhooks", {}):
+            return [f"event: {name!r} is not one of the spec's webhooks"]
+        base = f"/webhooks/{_escape(name)}/post"
+        sent = {key.lower(): value for key, value in headers.items()}
+        problems = []
+        for index, _ in enumerate(self.resolve(base).get("parameters", [])):
+            param = self.resolve(self.deref_pointer(f"{base}/parameters/{index}"))
+            value = sent.get(param["name"].lower())
+            if value is None:
+                problems += [f"header {param['name']} is required"] if param.get("required") else []
+            else:
+                pointer = self.deref_pointer(f"{base}/parameters/{index}") + "/schema"
+                problems += [f"header {param['name']}: {d.message}" for d in self.value_problems(pointer, value, "")]
+        pointer = self.deref_pointer(f"{base}/requestBody/content/application~1json/schema")
+        return problems + self._schema_problems(pointer, body)
 
     def header_value(self, header: DocumentedHeader, text: str) -> Any:
         """A header's text as its schema's type (headers travel as text: "30" is 30)."""

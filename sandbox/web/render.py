@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
 from ..domain.appointments import OpenSlot, Page
@@ -60,6 +62,24 @@ def tracking_record(record: Record) -> dict[str, Any]:
             "appointment_type": w.appointment_type, "max_slots": w.max_slots, "ai_slots": record.capacity,
             "filled_slots": record.filled, "available_slots": record.available, "status": record.status,
             "updated_at": format_timestamp(w.updated_at)}
+
+
+def event(name: str, now: datetime, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A webhook event: the documented envelope (`event_id`, `event`, `timestamp`) around an
+    `appointment` (documented) or a `slot` (sandbox: the slot payload is not shown)."""
+    return {"event_id": f"evt_{uuid.uuid4()}", "event": name, "timestamp": format_timestamp(now), subject: body}
+
+
+def webhook_appointment(org: Organization, record: Appointment) -> dict[str, Any]:
+    """The appointment in a webhook, as the appointment-webhooks page shows it (its name for
+    the service, the start instant, `doctor_name`, who booked it and when)."""
+    return {"appointment_id": record.appointment_id, "appointment_type": record.appointment_type,
+            "appointment_type_name": org.service_name(record.appointment_type), "branch_id": record.branch_id,
+            "date": record.date.isoformat(), "start_time": format_timestamp(record.start),
+            "session": record.session, "batch": record.batch, "token": record.token,
+            "patient_name": record.patient_name, "parent_phone": record.parent_phone,
+            "doctor_name": record.assigned_doctor, "status": record.status, "booked_via": record.booked_via,
+            "booked_at": format_timestamp(record.created_at)}
 
 
 def service(record: Service) -> dict[str, Any]:

@@ -34,18 +34,13 @@ def get_appointment(call: Call) -> Answer:
 
 @view("updateAppointment")
 def update_appointment(call: Call) -> Answer:
-    fields = dict(call.body)
-    if "appointment_date" in fields:
-        fields["appointment_date"] = _moment(fields["appointment_date"])
-    updated = appointments.update(call.store, call.org, call.path["appointment_id"],
-                                  Patch(**fields), call.now)
+    updated = appointments.update(call.store, call.org, call.path["appointment_id"], patch_of(call.body), call.now)
     return ok(render.appointment(updated))
 
 
 @view("createAppointment")
 def create_appointment(call: Call) -> Answer:
-    fields = {**call.body, "appointment_date": _moment(call.body["appointment_date"])}
-    created = appointments.create(call.store, call.org, NewAppointment(**fields), call.now)
+    created = appointments.create(call.store, call.org, new_appointment(call.body), call.now)
     return Answer(201, {"success": True, "appointment_id": created.appointment_id,
                         "token": created.token, "data": render.appointment(created)})
 
@@ -86,19 +81,15 @@ TRACKING_FIELDS = {"ai_slots_by_date": "ai_slots"}
 
 @view("createCalendarWindow")
 def create_calendar_window(call: Call) -> Answer:
-    b = call.body
-    request = Window("", b["branch_id"], b["day"], b["session"], b["batch_name"], wall_time(b["start_time"]),
-                     wall_time(b["end_time"]), b["max_slots"], b["ai_slots"], b.get("appointment_type_id"))
-    with _window_fields():
-        created = calendar.create(call.store, call.org, request, call.now)
+    with window_fields():
+        created = calendar.create(call.store, call.org, window_of(call.body), call.now)
     return ok(render.window(created), 201)
 
 
 @view("updateCalendarWindow")
 def update_calendar_window(call: Call) -> Answer:
-    changes = {name: wall_time(value) if name.endswith("_time") else value for name, value in call.body.items()}
-    with _window_fields():
-        updated = calendar.update(call.store, call.org, call.path["slot_id"], changes, call.now)
+    with window_fields():
+        updated = calendar.update(call.store, call.org, call.path["slot_id"], window_changes(call.body), call.now)
     return ok(render.window(updated))
 
 
@@ -120,7 +111,7 @@ def get_schedule_tracking(call: Call) -> Answer:
 
 @view("updateScheduleTracking")
 def update_schedule_tracking(call: Call) -> Answer:
-    with _window_fields(TRACKING_FIELDS):
+    with window_fields(TRACKING_FIELDS):
         record = calendar.update_tracking(call.store, call.org, call.path["slot_id"], call.body, call.now)
     return ok(render.tracking_record(record))
 
@@ -131,8 +122,32 @@ def regenerate_schedule_tracking(call: Call) -> Answer:
     return ok({"windows": len(windows), "regenerated_at": format_timestamp(call.now)})
 
 
+# -- request bodies as the rules take them (the control API's dashboard and agent use them too) --
+
+def new_appointment(body: dict[str, Any], booked_via: str = "api") -> NewAppointment:
+    return NewAppointment(**{**body, "appointment_date": _moment(body["appointment_date"])}, booked_via=booked_via)
+
+
+def patch_of(body: dict[str, Any]) -> Patch:
+    fields = dict(body)
+    if "appointment_date" in fields:
+        fields["appointment_date"] = _moment(fields["appointment_date"])
+    return Patch(**fields)
+
+
+def window_of(body: dict[str, Any]) -> Window:
+    """A create body as a window (its id is given when it is created)."""
+    return Window("", body["branch_id"], body["day"], body["session"], body["batch_name"],
+                  wall_time(body["start_time"]), wall_time(body["end_time"]), body["max_slots"],
+                  body["ai_slots"], body.get("appointment_type_id"))
+
+
+def window_changes(body: dict[str, Any]) -> dict[str, Any]:
+    return {name: wall_time(value) if name.endswith("_time") else value for name, value in body.items()}
+
+
 @contextmanager
-def _window_fields(names: dict[str, str] = WINDOW_FIELDS) -> Iterator[None]:
+def window_fields(names: dict[str, str] = WINDOW_FIELDS) -> Iterator[None]:
     """The rules' problems, named as the request named the fields."""
     try:
         yield

@@ -29,11 +29,14 @@ from ..domain import booking, calendar
 from ..domain.clock import format_timestamp, parse_utc, utc_now
 from ..domain.errors import ApiError, Detail, InvalidWorld, ValidationError, location
 from ..domain.model import (
+    EVENTS,
+    RETRY_DELAYS,
     ApiKey,
     Appointment,
     Branch,
     Organization,
     Service,
+    WebhookEndpoint,
     Window,
     wall_text,
     wall_time,
@@ -326,6 +329,27 @@ def _additions_validator() -> GatedValidator:
     return GatedValidator(located, schema)
 
 
+@lru_cache(maxsize=1)
+def _webhook_validator() -> GatedValidator:
+    world = json.loads(world_schema_path().read_text(encoding="utf-8"))
+    endpoint = world["$defs"]["webhook"]
+    schema = {**endpoint, "properties": {"organization": {"$ref": "#/$defs/id"}, **endpoint["properties"]},
+              "$defs": world["$defs"]}
+    located = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return GatedValidator(located, schema)
+
+
+def read_webhook(body: Any, default_id: str) -> tuple[str | None, WebhookEndpoint]:
+    """An endpoint sent to the control API, as a world file writes it, with the organization
+    it belongs to (if named); 400 with every problem located (`body.url`)."""
+    problems = _problems_of(_webhook_validator(), body)
+    if problems:
+        raise ValidationError("The webhook endpoint is invalid.",
+                              [Detail(location(path, "body") or "body", d.message) for path, d in problems])
+    fields = {name: value for name, value in body.items() if name != "organization"}
+    return body.get("organization"), webhook_endpoint(fields, default_id)
+
+
 def _problems_of(validator: GatedValidator, document: Any) -> list[tuple[tuple[Any, ...], Detail]]:
     found = []
     for error in validator.iter_errors(document):
@@ -336,7 +360,7 @@ def _problems_of(validator: GatedValidator, document: Any) -> list[tuple[tuple[A
 
 _ORG_FIELDS = ("id", "name", "timezone", "rate_limit_per_minute", "allow_cancellation",
                "cancellation_notice_hours")
-_COLLECTIONS = ("api_keys", "services", "branches", "calendar_windows", "appointments")
+_COLLECTIONS = ("api_keys", "services", "branches", "calendar_windows", "appointments", "webhooks")
 
 
 class _Builder:
@@ -402,9 +426,11 @@ class _Builder:
         refs = _References({s.id for s in services} if services_complete else None,
                            {b.id for b in branches} if branches_complete else None)
         windows, windows_complete = self._windows(raw, index, refs)
+        webhooks = self._webhooks(raw, index)
         org = Organization(raw["id"], raw["name"], zone, raw.get("rate_limit_per_minute"),
                            tuple(keys), tuple(services), tuple(branches), tuple(windows),
-                           raw.get("allow_cancellation", True), raw.get("cancellation_notice_hours", 0))
+                           raw.get("allow_cancellation", True), raw.get("cancellation_notice_hours", 0),
+                           tuple(webhooks))
         self.organizations.append(org)
         self.store.add_organization(org)
         refs.windows_complete = windows_complete
@@ -465,6 +491,15 @@ class _Builder:
                 placed.append(window)
         return placed, complete
 
+    def _webhooks(self, raw: dict[str, Any], index: int) -> list[WebhookEndpoint]:
+        seen: set[str] = set()
+        found = []
+        for i, w in self._valid_items(raw, index, "webhooks")[0]:
+            endpoint = webhook_endpoint(w, f"wh_{i + 1}")
+            self._unique(seen, endpoint.id, f"organizations[{index}].webhooks[{i}].id", "webhook id")
+            found.append(endpoint)
+        return found
+
     def _appointment(self, org: Organization, raw: dict[str, Any], where: str,
                      refs: _References) -> None:
         appointment_id = raw["appointment_id"]
@@ -506,6 +541,7 @@ class _Builder:
             status=raw.get("status", "confirmed"), token=raw.get("token"),
             assigned_doctor=raw.get("assigned_doctor"), notes=raw.get("notes"),
             external_reference_id=raw.get("external_reference_id"),
+            booked_via=raw.get("booked_via", "api"),
         )
         if appointment.active:
             try:
@@ -606,7 +642,21 @@ def _dump_org(org: Organization, appointments: list[dict[str, Any]]) -> dict[str
         "branches": [{"id": b.id, "name": b.name} for b in org.branches],
         "calendar_windows": [_dump_window(w) for w in org.windows],
         "appointments": appointments,
+        **({"webhooks": [dump_webhook(w) for w in org.webhooks]} if org.webhooks else {}),
     }
+
+
+def webhook_endpoint(raw: dict[str, Any], default_id: str) -> WebhookEndpoint:
+    """An endpoint from its (schema-valid) document form, with the defaults filled in."""
+    return WebhookEndpoint(raw.get("id", default_id), raw["url"], raw["secret"],
+                           frozenset(raw.get("events", EVENTS)),
+                           tuple(float(d) for d in raw.get("retry_delays", RETRY_DELAYS)),
+                           float(raw.get("timeout_seconds", 5.0)))
+
+
+def dump_webhook(w: WebhookEndpoint) -> dict[str, Any]:
+    return {"id": w.id, "url": w.url, "secret": w.secret, "events": [e for e in EVENTS if e in w.events],
+            "retry_delays": list(w.retry_delays), "timeout_seconds": w.timeout_seconds}
 
 
 def _dump_window(w: Window) -> dict[str, Any]:
@@ -629,5 +679,6 @@ def dump_appointment(a: Appointment) -> dict[str, Any]:
         "parent_phone": a.parent_phone, "assigned_doctor": a.assigned_doctor, "notes": a.notes,
         "status": a.status, "external_reference_id": a.external_reference_id,
         "start_time": format_timestamp(a.start),
+        **({"booked_via": a.booked_via} if a.booked_via != "api" else {}),
         "created_at": format_timestamp(a.created_at), "updated_at": format_timestamp(a.updated_at),
     }
