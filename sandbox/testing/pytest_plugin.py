@@ -38,10 +38,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookReceiver
 
 __all__ = ["Call", "Headers", "InProcessSandbox", "Reply", "SandboxControlError", "SandboxHandle",
            "ServedSandbox"]
@@ -196,6 +199,23 @@ def _fingerprint(app: Any) -> tuple[Any, ...]:
 def huskyvoice(request: pytest.FixtureRequest, _huskyvoice_app: Any) -> InProcessSandbox:
     """The sandbox in-process, over Flask's test client."""
     return InProcessSandbox(_huskyvoice_app, _contract(request.config), request.config.rootpath)
+
+
+WEBHOOK_SECRET = "whsec_huskyvoice_test"  # noqa: S105 - a test receiver's, never a real one
+TEST_RETRY_DELAYS = [0.1, 0.2, 0.4, 0.8, 1.6]  # the sandbox's default schedule, ten times faster
+
+
+@pytest.fixture
+def huskyvoice_webhooks(request: pytest.FixtureRequest, huskyvoice: InProcessSandbox) -> Iterator[WebhookReceiver]:
+    """A real HTTP receiver on a free local port, registered for every event of the world's
+    first organization (retries ten times faster than the default); `.wait_for(event)`
+    returns deliveries once they arrive, their signature and shape checked."""
+    from .webhooks import WebhookReceiver
+
+    receiver = WebhookReceiver(WEBHOOK_SECRET, _contract(request.config))
+    huskyvoice.add_webhook(receiver.url, WEBHOOK_SECRET, retry_delays=TEST_RETRY_DELAYS, timeout_seconds=2)
+    yield receiver
+    receiver.stop()
 
 
 class _Dispatcher:
@@ -596,6 +616,41 @@ class SandboxHandle:
         """Drop one pending rule (its `id` from force())."""
         self._control("DELETE", f"/forced-responses/{quote(rule_id, safe='')}")
 
+    # -- webhooks: what fires them, where they go ---------------------------------------------
+    def agent_books(self, body: Mapping[str, Any], *, organization: str | None = None) -> dict[str, Any]:
+        """The AI voice agent books during a call (the create rules; `appointment.created` with
+        `booked_via: phone_call`). Returns {appointment, event, deliveries}."""
+        return self._control("POST", "/agent/appointments", _with_org(body, organization))
+
+    def dashboard_books(self, body: Mapping[str, Any], *, organization: str | None = None) -> dict[str, Any]:
+        return self._control("POST", "/dashboard/appointments", _with_org(body, organization))
+
+    def dashboard_updates(self, appointment_id: str, body: Mapping[str, Any], *,
+                          organization: str | None = None) -> dict[str, Any]:
+        """Staff change an appointment (the PATCH rules): `appointment.updated`, `.cancelled`
+        or `.completed`."""
+        return self._control("PATCH", f"/dashboard/appointments/{quote(appointment_id, safe='')}",
+                             _with_org(body, organization))
+
+    def dashboard_creates_window(self, body: Mapping[str, Any], *, organization: str | None = None) -> dict[str, Any]:
+        return self._control("POST", "/dashboard/windows", _with_org(body, organization))
+
+    def dashboard_updates_window(self, slot_id: str, body: Mapping[str, Any], *,
+                                 organization: str | None = None) -> dict[str, Any]:
+        return self._control("PATCH", f"/dashboard/windows/{quote(slot_id, safe='')}", _with_org(body, organization))
+
+    def add_webhook(self, url: str, secret: str, *, events: list[str] | None = None,
+                    retry_delays: list[float] | None = None, timeout_seconds: float | None = None,
+                    organization: str | None = None) -> dict[str, Any]:
+        """Deliver the organization's events (all six unless `events`) to `url`, signed with `secret`."""
+        given = {"url": url, "secret": secret, "events": events, "retry_delays": retry_delays,
+                 "timeout_seconds": timeout_seconds, "organization": organization}
+        return self._control("POST", "/webhooks", {k: v for k, v in given.items() if v is not None})
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """The session's deliveries (the last 200): each with its payload, status and attempts."""
+        return self._control("GET", "/webhooks/deliveries")
+
     # -- the journal --------------------------------------------------------------------------
     def journal(self) -> list[Call]:
         """The API requests so far (the last 500), oldest first."""
@@ -661,6 +716,18 @@ class InProcessSandbox(SandboxHandle):
         return response.status_code, list(response.headers.items()), response.get_data()
 
 
+    def route_webhooks_to(self, app: Any, secret: str, *, url: str = "https://integrator.test/webhooks",
+                          events: list[str] | None = None, organization: str | None = None) -> dict[str, Any]:
+        """Deliver the organization's events to your own WSGI app, in this process (no port):
+        the sandbox POSTs to `url`, and `app` answers, as it would behind that address."""
+        from ..web.http import EXTENSION
+
+        address = urlsplit(url)
+        state = self.app.extensions[EXTENSION].sessions.get(None)
+        state.webhooks.local_apps[f"{address.scheme}://{address.netloc}"] = app
+        return self.add_webhook(url, secret, events=events, organization=organization)
+
+
 class ServedSandbox(SandboxHandle):
     """The sandbox over HTTP at `.url`; a forced drop raises http.client.RemoteDisconnected
     (a ConnectionError), as any client's would."""
@@ -684,6 +751,10 @@ class ServedSandbox(SandboxHandle):
             return response.status, response.getheaders(), response.read()
         finally:
             connection.close()
+
+
+def _with_org(body: Mapping[str, Any], organization: str | None) -> dict[str, Any]:
+    return {**body, **({"organization": organization} if organization else {})}
 
 
 def _appointment_path(appointment_id: str) -> str:
