@@ -1,6 +1,10 @@
-"""Property-based test: random sequences of creates, reschedules, cancels and other PATCHes
-never overbook a window, never create a duplicate active booking, keep availability equal to a
-recount, and every response conforms to openapi.yaml.
+"""Property-based test: random sequences of creates, voice-agent bookings, reschedules, cancels
+and other PATCHes, mixed with window changes (capacity, disabling, per-date closures and
+capacities, new windows), never overbook a window, never create a duplicate active booking,
+keep availability equal to a recount, and every response conforms to openapi.yaml.
+
+A window shrunk below what it holds keeps its bookings (documented choice): those stay allowed,
+and only those, until they leave.
 
 The invariants are recomputed from the control API's world dump with the test's own counting
 (not the sandbox's indexes), so a bug in the indexes cannot hide itself.
@@ -41,6 +45,10 @@ patients = st.sampled_from([("Asha", "+911"), ("asha ", "+911"), ("Bala", "+912"
 services = st.sampled_from(["11111111-1111-4111-8111-111111111111", "Vaccination"])
 
 
+windows = st.sampled_from(["mon-ma", "mon-mb", "mon-aa", "mon-ea", "tue-ma", "tue-va", "wed-ma"])
+WEEKDAY_DATES = {"mon": ["2026-06-15", "2026-06-22"], "tue": ["2026-06-16", "2026-06-23"], "wed": ["2026-06-17"]}
+
+
 class BookingSequences(RuleBasedStateMachine):
     appointments = Bundle("appointments")
 
@@ -50,6 +58,7 @@ class BookingSequences(RuleBasedStateMachine):
         self.client.post("/_sandbox/reset")
         self.windows = None
         self.seen: Counter[tuple[int, str | None]] = Counter()
+        self.kept: dict[tuple[str, str], int] = {}  # (window, date) -> bookings kept over its capacity
 
     @initialize(target=appointments)
     def seeded(self):  # type: ignore[no-untyped-def]
@@ -97,6 +106,71 @@ class BookingSequences(RuleBasedStateMachine):
         assert self.client.get(f"/v1/appointments/{created}", headers=KEY).get_json()["data"] == payload["data"]
         return created
 
+    @rule(target=appointments, patient=patients, day=dates, at=times)
+    def agent_books(self, patient: tuple[str, str], day: str, at: str):  # type: ignore[no-untyped-def]
+        """The voice agent books by the create rules (the control API's agent action)."""
+        before = self.world()
+        body = {"appointment_type": "Checkup", "appointment_date": f"{day}T{at}:00.000Z",
+                "patient_name": patient[0], "parent_phone": patient[1]}
+        response = self.client.post("/_sandbox/agent/appointments", json=body)
+        payload = response.get_json()
+        code = None if response.status_code == 201 else payload["error"]["code"]
+        self.seen[(response.status_code, code)] += 1
+        assert response.status_code in (201, 409, 422), (body, response.status_code, payload)
+        if response.status_code != 201:
+            assert self.world() == before, f"a refused agent booking changed state: {body} -> {code}"
+            return multiple()
+        return payload["data"]["appointment"]["appointment_id"]
+
+    @rule(window=windows, places=st.integers(0, 3))
+    def change_capacity(self, window: str, places: int) -> None:
+        self._window_change("PATCH", f"/v1/appointment-slots/{window}", {"ai_slots": places})
+
+    @rule(window=windows, active=st.booleans())
+    def disable_or_enable(self, window: str, active: bool) -> None:
+        if active:
+            self._window_change("PATCH", f"/v1/appointment-slots/{window}", {"active": True})
+        else:
+            self._window_change("DELETE", f"/v1/appointment-slots/{window}", None)
+
+    @rule(window=windows, which=st.integers(0, 1), change=st.sampled_from(
+        [{"status": "CLOSED"}, {"status": "OPEN"}, {"ai_slots": 0}, {"ai_slots": 1}, {"ai_slots": None}]))
+    def track(self, window: str, which: int, change: dict) -> None:
+        """One date of the window (one the other rules book on) closed, opened, or given a capacity."""
+        on = WEEKDAY_DATES[window[:3]][which % len(WEEKDAY_DATES[window[:3]])]
+        self._window_change("PATCH", f"/v1/appointment-slots/tracking/{window}||{on}", change)
+
+    @rule(target=appointments, window=windows, which=st.integers(0, 1), places=st.integers(0, 2),
+          patient=patients)
+    def book_after_a_capacity_change(self, window: str, which: int, places: int, patient: tuple[str, str]):  # type: ignore[no-untyped-def]
+        """A date's capacity set through tracking, then a booking at the window's opening that
+        date: the pair the capacity rule must get right."""
+        on = WEEKDAY_DATES[window[:3]][which % len(WEEKDAY_DATES[window[:3]])]
+        self._window_change("PATCH", f"/v1/appointment-slots/tracking/{window}||{on}", {"ai_slots": places})
+        windows_now = self.world()["organizations"][0]["calendar_windows"]
+        opening = next(w["start_time"] for w in windows_now if w["id"] == window)
+        return self.create(patient, "22222222-2222-4222-8222-222222222222" if window == "tue-va" else
+                           "11111111-1111-4111-8111-111111111111", on, opening, None)
+
+    @rule(day=st.sampled_from(["monday", "tuesday"]), at=st.sampled_from(["12:00", "16:00", "19:00"]))
+    def create_window(self, day: str, at: str) -> None:
+        end = f"{int(at[:2]) + 1:02d}:00"
+        self._window_change("POST", "/v1/appointment-slots", {
+            "branch_id": "b1", "day": day, "session": "Evening", "start_time": at, "end_time": end,
+            "max_slots": 2, "ai_slots": 1, "batch_name": f"E{at[:2]}"})
+
+    def _window_change(self, method: str, path: str, body: dict | None) -> None:
+        before = self.world()
+        response = self.client.open(path, method=method, json=body, headers=KEY)
+        assert response.status_code in (200, 201, 400, 404), (path, body, response.get_json())
+        if response.status_code >= 400:
+            assert self.world() == before, f"a refused window change changed state: {path} {body}"
+            return
+        # What a window holds over its new capacity stays: remember it, and nothing more.
+        org = self.world()["organizations"][0]
+        for key, count in _loads(org).items():
+            self.kept[key] = max(self.kept.get(key, 0), count) if count > _capacity(org, *key) else 0
+
     @rule(appointment_id=appointments)
     def cancel(self, appointment_id: str) -> None:
         self.send(appointment_id, {"status": "cancelled"})
@@ -122,19 +196,13 @@ class BookingSequences(RuleBasedStateMachine):
 
     @invariant()
     def no_window_is_overbooked(self) -> None:
+        """No window holds more than its capacity that date, but for bookings it held when it
+        was shrunk (kept, and only as long as they stay)."""
         org = self.world()["organizations"][0]
-        windows = {(w["branch_id"], w["day"], w["session"], w["batch"]): w
-                   for w in org["calendar_windows"]}
-        load: Counter[tuple[str, str]] = Counter()
-        for a in org["appointments"]:
-            if a["status"] in ACTIVE:
-                day = DAYS[date.fromisoformat(a["date"]).weekday()]
-                window = windows[(a["branch_id"], day, a["session"], a["batch"])]
-                assert window["appointment_type"] in (None, a["appointment_type"])
-                load[(window["id"], a["date"])] += 1
-        for (window_id, on), count in load.items():
-            capacity = next(w["ai_slots"] for w in windows.values() if w["id"] == window_id)
-            assert count <= capacity, f"{window_id} on {on}: {count} active > ai_slots {capacity}"
+        for key, count in _loads(org).items():
+            kept = self.kept[key] = min(self.kept.get(key, 0), count)
+            capacity = _capacity(org, *key)
+            assert count <= max(capacity, kept), f"{key}: {count} active > ai_slots {capacity} (kept {kept})"
 
     @invariant()
     def availability_equals_a_recount(self) -> None:
@@ -150,7 +218,8 @@ class BookingSequences(RuleBasedStateMachine):
                               == (window["branch_id"], window["session"], window["batch"])
                               and window["day"] == weekday)
                 assert slot["filled_slots"] == counted, (day, slot, counted)
-                assert slot["available_slots"] == max(0, window["ai_slots"] - counted)
+                assert slot["ai_slots"] == _capacity(org, window["id"], day)
+                assert slot["available_slots"] == max(0, slot["ai_slots"] - counted)
 
     @invariant()
     def no_patient_has_two_active_bookings_of_one_type_on_one_date(self) -> None:
@@ -160,6 +229,24 @@ class BookingSequences(RuleBasedStateMachine):
              a["appointment_type"], a["date"])
             for a in org["appointments"] if a["status"] in ACTIVE)
         assert all(n == 1 for n in keys.values()), [k for k, n in keys.items() if n > 1]
+
+
+def _loads(org: dict) -> Counter[tuple[str, str]]:
+    """Active appointments per (window, date), counted here from the dump."""
+    windows = {(w["branch_id"], w["day"], w["session"], w["batch"]): w for w in org["calendar_windows"]}
+    load: Counter[tuple[str, str]] = Counter()
+    for a in org["appointments"]:
+        if a["status"] in ACTIVE:
+            day = DAYS[date.fromisoformat(a["date"]).weekday()]
+            window = windows[(a["branch_id"], day, a["session"], a["batch"])]
+            assert window["appointment_type"] in (None, a["appointment_type"])
+            load[(window["id"], a["date"])] += 1
+    return load
+
+
+def _capacity(org: dict, window_id: str, on: str) -> int:
+    window = next(w for w in org["calendar_windows"] if w["id"] == window_id)
+    return (window.get("ai_slots_by_date") or {}).get(on, window["ai_slots"])
 
 
 def _appointment(world: dict, appointment_id: str) -> dict:
