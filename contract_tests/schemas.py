@@ -20,6 +20,10 @@ ACCEPTS_VALID_DATA_WITH = {
     "PATCH": ["2xx", 401, 403, 404, 409, 422, 429],
     "POST": ["2xx", 400, 401, 403, 409, 422, 429],
 }
+DEFAULT_ACCEPTS = ["2xx", 401, 403, 404, 409, 429]
+# The spec marks the operations whose rules refuse some schema-valid requests with a status
+# beyond these (a capacity above a window's max_slots: 400), in `x-refuses-valid-data-with`.
+RULE_STATUSES = "x-refuses-valid-data-with"
 
 
 def operations_for(target: Target, contract: Contract) -> list[str]:
@@ -41,9 +45,11 @@ def build_schema(target: Target, seed: int, examples: int, contract: Contract,
             # A read may go to any lent appointment; a write only to one the user lent.
             entry["parameters"] = {"path.appointment_id":
                                    target.readable_id if op.method == "GET" else target.writable_id}
-        if op.method in ACCEPTS_VALID_DATA_WITH:
+        rule_statuses = contract.spec["paths"][op.path][op.method.lower()].get(RULE_STATUSES, [])
+        if op.method in ACCEPTS_VALID_DATA_WITH or rule_statuses:
+            accepted = ACCEPTS_VALID_DATA_WITH.get(op.method, DEFAULT_ACCEPTS)
             entry["checks"] = {"positive_data_acceptance": {
-                "expected-statuses": ACCEPTS_VALID_DATA_WITH[op.method]}}
+                "expected-statuses": accepted + [s for s in rule_statuses if s not in accepted]}}
         if len(entry) > 1:
             per_operation.append(entry)
     config = Config.from_dict({

@@ -79,3 +79,18 @@ def test_sessions_do_not_share_windows(make_client, contract) -> None:
     assert [s["calendar_id"] for s in seen_there.get_json()["slots"]] == [created]
     assert seen_here.get_json()["slots"] == []
     assert send(client, contract, "DELETE", f"/v1/appointment-slots/{created}").status_code == 404
+
+
+def test_a_disabled_window_keeps_its_label_but_not_its_hours(make_client, contract) -> None:
+    """Disable a window and create another in its hours (what the 400 for a fixed field says
+    to do); the old one cannot be enabled again over the new one, nor its label reused."""
+    client = make_client()
+    assert send(client, contract, "DELETE", f"/v1/appointment-slots/{DOC_WINDOW}").status_code == 200
+    same_hours = {**SATURDAY, "day": "monday", "start_time": "09:00", "end_time": "11:00", "batch_name": "MX"}
+    assert send(client, contract, "POST", "/v1/appointment-slots", same_hours).status_code == 201
+    again = send(client, contract, "PATCH", f"/v1/appointment-slots/{DOC_WINDOW}", {"active": True})
+    assert again.status_code == 400
+    assert [d["location"] for d in again.get_json()["error"]["details"]] == ["body.start_time"]
+    reused = send(client, contract, "POST", "/v1/appointment-slots",
+                  {**same_hours, "start_time": "06:00", "end_time": "07:00", "batch_name": "MA"})
+    assert [d["location"] for d in reused.get_json()["error"]["details"]] == ["body.batch_name"]

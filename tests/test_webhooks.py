@@ -98,6 +98,8 @@ def test_each_dashboard_change_fires_its_event(huskyvoice, huskyvoice_webhooks) 
     assert huskyvoice.dashboard_updates(DOC_ID, {"status": "cancelled"})["event"] == "appointment.cancelled"
     again = huskyvoice.dashboard_updates(DOC_ID, {"status": "cancelled"})  # nothing changes: no event
     assert again["event"] is None and again["deliveries"] == []
+    huskyvoice.advance_clock(60)  # a later instant: only the stamp would change
+    assert huskyvoice.dashboard_updates(booked, {"assigned_doctor": "Dr. Rao"})["event"] is None
     window = huskyvoice.dashboard_creates_window(WINDOW)
     assert window["event"] == "slot.created"
     assert huskyvoice.dashboard_updates_window(window["window"]["calendar_id"], {"active": False})["event"] \
@@ -124,6 +126,18 @@ def test_a_receiver_failing_twice_gets_the_event_once_after_retries(huskyvoice, 
     assert [a["status"] for a in delivery["attempts"]] == [500, 500, 200]
     assert all(a["latency_ms"] >= 0 and a["error"] is None for a in delivery["attempts"])
     assert delivery["payload"] == arrived.payload
+
+
+def test_a_redirect_is_not_a_delivery(huskyvoice, receiver) -> None:
+    """urllib would follow a 302 with a GET and no body; the sandbox counts it as not
+    delivered, and tries again."""
+    receiver.answer_with(302)
+    huskyvoice.add_webhook(receiver.url, SECRET, retry_delays=[0.05])
+    huskyvoice.agent_books(BOOKING)
+    receiver.wait_for("appointment.created")
+    delivery = _settled(huskyvoice)
+    assert [a["status"] for a in delivery["attempts"]] == [302, 200] and delivery["status"] == "delivered"
+    assert [r.answered for r in receiver.received] == [302, 200]
 
 
 def test_a_receiver_that_is_down_is_tried_and_given_up(huskyvoice) -> None:

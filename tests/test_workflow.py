@@ -936,7 +936,8 @@ def test_a_view_without_an_operation_fails_app_creation(tmp_path) -> None:
 def test_v1_routes_are_exactly_the_spec_operations(app, contract) -> None:
     routes = {(method, rule.rule, rule.endpoint) for rule in app.url_map.iter_rules()
               if rule.rule.startswith("/v1") for method in rule.methods - {"HEAD", "OPTIONS"}}
-    operations = {(op.method, flask_rule(op.path), f"api.{op.operation_id}")
+    paths = [op.path for op in contract.operations.values()]
+    operations = {(op.method, flask_rule(op.path, paths), f"api.{op.operation_id}")
                   for op in contract.operations.values()}
     assert routes == operations
     assert {op for *_, op in operations} == {

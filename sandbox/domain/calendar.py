@@ -34,6 +34,9 @@ def shape_problems(window: Window) -> list[tuple[str, str]]:
     if window.ai_slots > window.max_slots:
         found.append(("ai_slots", f"ai_slots ({window.ai_slots}) exceeds max_slots ({window.max_slots})"))
     for on, places in window.ai_slots_by_date:
+        if DAYS[on.weekday()] != window.day:
+            found.append(("ai_slots_by_date", f"{on.isoformat()} is a {DAYS[on.weekday()]}; the window is on "
+                                              f"{window.day}s"))
         if places > window.max_slots:
             found.append(("ai_slots_by_date", f"{on.isoformat()}: ai_slots ({places}) exceeds max_slots "
                                               f"({window.max_slots})"))
@@ -43,8 +46,8 @@ def shape_problems(window: Window) -> list[tuple[str, str]]:
 def clash_problems(window: Window, others: Iterable[Window],
                    name: Callable[[Window], str] = lambda w: f"window {w.id}") -> list[tuple[str, str]]:
     """How the window clashes with the others. An appointment records only its session and
-    batch, so these name one window of a branch and day; and a time must fall in one window
-    of a branch, day and service."""
+    batch, so these name one window of a branch and day, disabled ones included; and a time
+    must fall in one active window of a branch, day and service."""
     found = []
     for other in others:
         if other.id == window.id:
@@ -53,7 +56,7 @@ def clash_problems(window: Window, others: Iterable[Window],
                 (window.branch_id, window.day, window.session, window.batch):
             found.append(("batch", f"batch {window.batch!r} already names {name(other)} on that "
                                    "branch, day and session"))
-        elif overlaps(window, other):
+        elif window.active and other.active and overlaps(window, other):  # a disabled one takes no booking
             found.append(("start_time", f"overlaps {name(other)} ({other.label()}, same branch, day and "
                               "service); a time must fall in one window"))
     return found
@@ -81,8 +84,9 @@ def create(store: Store, org: Organization, request: Window, now: datetime) -> W
     checked against the others."""
     with store.lock:
         org = store.organizations[org.id]  # the organization as it is now, under the lock
-        window = replace(request, id=store.new_window_id(), active=True, created_at=now, updated_at=now)
+        window = replace(request, active=True, created_at=now, updated_at=now)
         _check(org, window)
+        window = replace(window, id=store.new_window_id())  # ids: successes only
         store.replace_organization(replace(org, windows=(*org.windows, window)))
         return window
 
@@ -159,7 +163,8 @@ class Record:
 
     @property
     def available(self) -> int:
-        return max(0, self.capacity - self.filled)
+        """What a booking could take that date: nothing when it is closed or disabled."""
+        return max(0, self.capacity - self.filled) if self.status == "OPEN" else 0
 
     @property
     def status(self) -> str:

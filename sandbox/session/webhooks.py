@@ -193,13 +193,24 @@ class Deliveries:
             return _post_in_process(app, endpoint.url, delivery.body, headers)
         request = urllib.request.Request(endpoint.url, data=delivery.body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=endpoint.timeout_seconds) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=endpoint.timeout_seconds) as response:
                 return response.status, None
         except urllib.error.HTTPError as answered:
             return answered.code, None
         except (urllib.error.URLError, OSError) as failed:  # refused, unreachable, timed out
             reason = getattr(failed, "reason", failed)
             return None, f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is the receiver's answer, not delivered: urllib would re-send it as a GET
+    without the body."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def _post_in_process(app: Any, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:

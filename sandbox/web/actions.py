@@ -21,7 +21,7 @@ from ..domain.errors import Detail, InvalidField, NotFound, ValidationError
 from ..domain.model import Appointment, Organization, Window
 from ..domain.store import Store
 from ..session.state import SandboxState
-from ..worlds.world import dump_webhook, read_webhook
+from ..worlds.world import dump_webhook, free_webhook_id, read_webhook
 from . import render
 from .http import json_response, read_json, read_json_object, require_control_access, runtime, session_state
 from .views import new_appointment, patch_of, window_changes, window_fields, window_of
@@ -55,8 +55,7 @@ def add_webhook() -> Response:
     body = read_json(request)
     with store.lock:
         taken = {w.id for org in store.organizations.values() for w in org.webhooks}
-        free = next(f"wh_{n}" for n in range(1, len(taken) + 2) if f"wh_{n}" not in taken)
-        named, endpoint = read_webhook(body, free)
+        named, endpoint = read_webhook(body, free_webhook_id(taken))
         if endpoint.id in taken:
             raise ValidationError("The webhook endpoint is invalid.", [Detail("body.id", f"{endpoint.id!r} is taken")])
         org = _organization(store, named, "body.organization")
@@ -113,7 +112,7 @@ def dashboard_updates(appointment_id: str) -> Response:
         before = appointments.get(store, org, appointment_id)
         after = _located(lambda: appointments.update(store, org, appointment_id, patch_of(body), state.clock.now()))
     event = None
-    if after != before:
+    if replace(after, updated_at=before.updated_at) != before:  # something changed besides the stamp
         event = STATUS_EVENTS.get(after.status) if after.status != before.status else None
         event = event or "appointment.updated"
     return _appointment_answer(state, org, after, event, 200)
@@ -129,11 +128,14 @@ def dashboard_creates_window() -> Response:
 
 @bp.patch("/dashboard/windows/<slot_id>")
 def dashboard_updates_window(slot_id: str) -> Response:
-    """Staff change a window (hours, capacities, `active`: false disables it): `slot.updated`."""
+    """Staff change a window (hours, capacities, `active`: false disables it): `slot.updated`,
+    or nothing when nothing changed."""
     state, org, body = _action("updateCalendarWindow")
+    before = calendar.find(state.store.organizations[org.id], slot_id)
     with window_fields():
         updated = _located(lambda: calendar.update(state.store, org, slot_id, window_changes(body), state.clock.now()))
-    return _window_answer(state, org, updated, "slot.updated", 200)
+    changed = replace(updated, updated_at=before.updated_at) != before
+    return _window_answer(state, org, updated, "slot.updated" if changed else None, 200)
 
 
 def _book(via: str) -> Response:
@@ -185,9 +187,12 @@ def _appointment_answer(state: SandboxState, org: Organization, record: Appointm
                "deliveries": [d.id for d in queued]}, status)
 
 
-def _window_answer(state: SandboxState, org: Organization, window: Window, event: str, status: int) -> Response:
-    payload = render.event(event, state.clock.now(), "slot", render.window(window))
-    queued = state.webhooks.emit(_endpoints(state, org), event, payload)
+def _window_answer(state: SandboxState, org: Organization, window: Window, event: str | None,
+                   status: int) -> Response:
+    queued = []
+    if event is not None:
+        payload = render.event(event, state.clock.now(), "slot", render.window(window))
+        queued = state.webhooks.emit(_endpoints(state, org), event, payload)
     return ok({"window": render.window(window), "event": event, "deliveries": [d.id for d in queued]}, status)
 
 

@@ -14,6 +14,7 @@ spec; nothing here lists them. sandbox/web/api.py serves these routes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import ClientDisconnected
+from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Request
 
 from ..domain.errors import (
@@ -135,17 +137,39 @@ def register(app: Flask, contract: Contract) -> dict[str, tuple[Operation, View]
                            + "; ".join([f"no view for the spec's {', '.join(missing)}"] * bool(missing)
                                        + [f"no operation in the spec for the view {', '.join(extra)}"] * bool(extra)))
     routes = {}
+    app.url_map.converters["besides"] = Besides
+    paths = [op.path for op in contract.operations.values()]
     for op in contract.operations.values():
         endpoint = f"{BLUEPRINT}.{op.operation_id}"
-        app.add_url_rule(flask_rule(op.path), endpoint=endpoint, methods=[op.method],
+        app.add_url_rule(flask_rule(op.path, paths), endpoint=endpoint, methods=[op.method],
                          provide_automatic_options=False)
         routes[endpoint] = (op, _VIEWS[op.operation_id])
     return routes
 
 
-def flask_rule(path: str) -> str:
-    """`/v1/appointments/{appointment_id}` as Flask writes it: `/v1/appointments/<appointment_id>`."""
-    return path.replace("{", "<").replace("}", ">")
+def flask_rule(path: str, paths: list[str] = []) -> str:  # noqa: B006 - read only
+    """`/v1/appointments/{appointment_id}` as Flask writes it: `/v1/appointments/<appointment_id>`.
+
+    A path parameter never takes the value of a literal segment another path of the spec has at
+    that place (`/v1/appointment-slots/{slot_id}` is not `/v1/appointment-slots/availability`):
+    the literal path is the one meant, so a method it does not have is a 405 naming its own."""
+    parts = path.split("/")
+    for index, part in enumerate(parts):
+        if part.startswith("{"):
+            taken = sorted({other.split("/")[index] for other in paths if len(other.split("/")) == len(parts)
+                            and other.split("/")[:index] == parts[:index]
+                            and not other.split("/")[index].startswith("{")})
+            name = part[1:-1]
+            parts[index] = f"<besides({', '.join(repr(t) for t in taken)}):{name}>" if taken else f"<{name}>"
+    return "/".join(parts)
+
+
+class Besides(BaseConverter):
+    """A path segment other than the given literals."""
+
+    def __init__(self, url_map: Any, *literals: str) -> None:
+        super().__init__(url_map)
+        self.regex = "".join(f"(?!{re.escape(literal)}$)" for literal in literals) + "[^/]+"
 
 
 # -- the checks, in order -----------------------------------------------------------------------

@@ -376,6 +376,7 @@ class _Builder:
         self.loaded_at = self.clock or utc_now()  # the default of every timestamp left out
         self.breaking = "the seed already breaks a rule"  # how a rule broken by an entry is told
         self.organizations: list[Organization] = []
+        self._webhook_ids: set[str] = set()  # endpoint ids, unique in the world
         self.appointments: list[Appointment] = []
         self._org_ids: set[str] = set()
         self._keys: dict[str, str] = {}
@@ -492,11 +493,11 @@ class _Builder:
         return placed, complete
 
     def _webhooks(self, raw: dict[str, Any], index: int) -> list[WebhookEndpoint]:
-        seen: set[str] = set()
+        """An organization's endpoints; ids are the world's (default: the next free wh_N)."""
         found = []
         for i, w in self._valid_items(raw, index, "webhooks")[0]:
-            endpoint = webhook_endpoint(w, f"wh_{i + 1}")
-            self._unique(seen, endpoint.id, f"organizations[{index}].webhooks[{i}].id", "webhook id")
+            endpoint = webhook_endpoint(w, free_webhook_id(self._webhook_ids))
+            self._unique(self._webhook_ids, endpoint.id, f"organizations[{index}].webhooks[{i}].id", "webhook id")
             found.append(endpoint)
         return found
 
@@ -652,6 +653,11 @@ def webhook_endpoint(raw: dict[str, Any], default_id: str) -> WebhookEndpoint:
                            frozenset(raw.get("events", EVENTS)),
                            tuple(float(d) for d in raw.get("retry_delays", RETRY_DELAYS)),
                            float(raw.get("timeout_seconds", 5.0)))
+
+
+def free_webhook_id(taken: set[str]) -> str:
+    """The first of wh_1, wh_2, ... not taken."""
+    return next(f"wh_{n}" for n in range(1, len(taken) + 2) if f"wh_{n}" not in taken)
 
 
 def dump_webhook(w: WebhookEndpoint) -> dict[str, Any]:
