@@ -206,6 +206,7 @@ class BookingSequences(RuleBasedStateMachine):
 
     @invariant()
     def availability_equals_a_recount(self) -> None:
+        """Availability counts as the test counts, and schedule tracking says the same."""
         org = self.world()["organizations"][0]
         for day in ("2026-06-15", "2026-06-16", "2026-06-22"):
             slots = self.client.get(f"/v1/appointment-slots/availability?date={day}",
@@ -220,6 +221,14 @@ class BookingSequences(RuleBasedStateMachine):
                 assert slot["filled_slots"] == counted, (day, slot, counted)
                 assert slot["ai_slots"] == _capacity(org, window["id"], day)
                 assert slot["available_slots"] == max(0, slot["ai_slots"] - counted)
+            tracked = self.client.get(f"/v1/appointment-slots/schedule-tracking?date_from={day}&date_to={day}",
+                                      headers=KEY).get_json()["data"]
+            open_records = {r["calendar_id"]: r for r in tracked if r["status"] == "OPEN"}
+            assert set(open_records) == {s["calendar_id"] for s in slots}  # the same windows open
+            for slot in slots:  # and the same counts
+                record = open_records[slot["calendar_id"]]
+                assert (record["ai_slots"], record["filled_slots"], record["available_slots"]) == \
+                    (slot["ai_slots"], slot["filled_slots"], slot["available_slots"])
 
     @invariant()
     def no_patient_has_two_active_bookings_of_one_type_on_one_date(self) -> None:
