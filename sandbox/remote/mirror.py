@@ -20,13 +20,11 @@ The clock is frozen at the time of the mirror.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +32,7 @@ from ..domain import booking
 from ..domain.clock import format_timestamp
 from ..domain.model import DAYS
 from ..worlds.world import load_world
+from .wire import Call, Deployment, Reply, Unreachable, retry_after
 
 PAGE_LIMIT = 200  # appointments per search page: the spec's maximum
 WINDOW_FIELDS = ("branch_id", "day", "session", "batch", "start_time", "end_time", "max_slots",
@@ -59,45 +58,41 @@ class Reader:
     sent: int = 0
 
     def get(self, path: str, **query: Any) -> Any:
-        url = self.base_url.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
+        """The JSON answer to one GET; a 429 is waited out for its Retry-After (a second if
+        it gives no whole number); anything else but a JSON 2xx is a MirrorError."""
+        call = Call("GET", path + (f"?{urlencode(query)}" if query else ""))
+        deployment = Deployment(self.base_url, {"write": self.key})
         while True:
             if self.sent >= self.budget:
                 raise MirrorError(f"the budget of {self.budget} requests is spent (at GET {path}); "
                                   "raise it with --budget")
             self.sent += 1
-            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.key}",
-                                                           "Accept": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http(s) only
-                    raw = response.read()
-            except urllib.error.HTTPError as refused:
-                if refused.code != 429:
-                    raise MirrorError(f"GET {path} answered {refused.code}: {_said(refused)}") from None
-                wait = _seconds(refused.headers.get("Retry-After"))
+                reply = deployment.send_once(call)
+            except Unreachable as failed:
+                raise MirrorError(f"cannot reach {self.base_url}: {failed.reason}") from None
+            if reply.status == 429:
+                wait = retry_after(reply) or 1.0
                 self.progress(f"rate limited: waiting {wait:g} s (Retry-After)")
                 self.sleep(wait)
                 continue
-            except (urllib.error.URLError, OSError) as failed:
-                reason = getattr(failed, "reason", failed)
-                raise MirrorError(f"cannot reach {self.base_url}: {reason}") from None
-            try:
-                return json.loads(raw)
-            except ValueError:
-                raise MirrorError(f"GET {path} answered 200 with a body that is not JSON: "
-                                  f"{raw[:80].decode('utf-8', 'replace')!r}") from None
+            if not 200 <= reply.status < 300:
+                raise MirrorError(f"GET {path} answered {reply.status}: {_said(reply)}")
+            if reply.body is None:
+                raise MirrorError(f"GET {path} answered {reply.status} with a body that is not JSON: "
+                                  f"{reply.text[:80]!r}")
+            return reply.body
 
 
-def _seconds(retry_after: str | None) -> float:
-    """A Retry-After in whole seconds; anything else (an HTTP date, nothing) waits a second."""
-    return float(retry_after) if retry_after and retry_after.strip().isdigit() else 1.0
-
-
-def _said(refused: urllib.error.HTTPError) -> str:
-    try:
-        error = json.loads(refused.read())["error"]
+def _said(reply: Reply) -> str:
+    body = reply.body
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and "code" in error and "message" in error:
         return f"{error['code']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        return refused.reason or "no explanation"
+    try:
+        return HTTPStatus(reply.status).phrase
+    except ValueError:  # a status HTTP does not name
+        return "no explanation"
 
 
 @dataclass

@@ -27,6 +27,10 @@ MAX_WAITS = 6  # 429s waited out for one request before it is given up
 class Unreachable(Exception):
     """The deployment gave no answer (refused, reset, timed out)."""
 
+    def __init__(self, message: str, reason: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+
 
 @dataclass(frozen=True)
 class Call:
@@ -89,16 +93,17 @@ class Deployment:
 
     def send(self, call: Call, wait: bool = True) -> Reply:
         for attempt in range(MAX_WAITS + 1):
-            reply = self._send_once(call)
+            reply = self.send_once(call)
             self.sent.append((call, reply))
             if reply.status != 429 or not wait or attempt == MAX_WAITS:
                 return reply
-            seconds = _retry_after(reply) or 2 ** attempt
+            seconds = retry_after(reply) or 2 ** attempt
             self.progress(f"rate limited: waiting {seconds:g} s")
             self.sleep(seconds)
         raise AssertionError("unreachable")
 
-    def _send_once(self, call: Call) -> Reply:
+    def send_once(self, call: Call) -> Reply:
+        """One attempt, whatever the answer; Unreachable when there is none."""
         headers = {"Accept": "application/json"}
         key = self.keys.get(call.key)
         if key:
@@ -114,14 +119,15 @@ class Deployment:
             return _reply(refused.code, refused.headers, refused.read())
         except (urllib.error.URLError, OSError) as failed:  # no answer at all
             reason = getattr(failed, "reason", failed)
-            raise Unreachable(f"{call.method} {call.path} got no answer ({reason})") from None
+            raise Unreachable(f"{call.method} {call.path} got no answer ({reason})", reason) from None
 
 
 def _reply(status: int, headers: Any, raw: bytes) -> Reply:
     return Reply(status, {k.lower(): v for k, v in headers.items()}, raw.decode("utf-8", "replace"))
 
 
-def _retry_after(reply: Reply) -> float | None:
+def retry_after(reply: Reply) -> float | None:
+    """The answer's Retry-After in whole seconds, if it gives a positive one."""
     text = reply.headers.get("retry-after", "")
     return float(text) if text.isdigit() and int(text) > 0 else None
 
