@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
 from ..domain import appointments, calendar
 from ..domain.errors import Detail, InvalidField, NotFound, ValidationError
@@ -23,20 +23,11 @@ from ..domain.store import Store
 from ..session.state import SandboxState
 from ..worlds.world import dump_webhook, free_webhook_id, read_webhook
 from . import render
-from .http import json_response, read_json, read_json_object, require_control_access, runtime, session_state
+from .control import bp, ok, query_limit  # the control API's blueprint: its guard, its envelope
+from .http import read_json, read_json_object, runtime, session_state
 from .views import new_appointment, patch_of, window_changes, window_fields, window_of
 
-bp = Blueprint("actions", __name__, url_prefix="/_sandbox")
 STATUS_EVENTS = {"cancelled": "appointment.cancelled", "completed": "appointment.completed"}
-
-
-@bp.before_request
-def guard() -> None:
-    require_control_access("The control API")
-
-
-def ok(data: Any, status: int = 200) -> Response:
-    return json_response({"success": True, "data": data}, status)
 
 
 # -- endpoints and deliveries ---------------------------------------------------------------------
@@ -76,11 +67,7 @@ def delete_webhook(endpoint_id: str) -> Response:
 
 @bp.get("/webhooks/deliveries")
 def list_deliveries() -> Response:
-    raw = request.args.get("limit")
-    if raw is not None and (not raw.isdigit() or int(raw) < 1):
-        raise ValidationError("limit must be a whole number of at least 1.",
-                              [Detail("query.limit", f"expected a positive integer, got {raw[:20]!r}")])
-    return ok(session_state().webhooks.listing(int(raw) if raw else None))
+    return ok(session_state().webhooks.listing(query_limit()))
 
 
 @bp.delete("/webhooks/deliveries")

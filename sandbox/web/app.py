@@ -19,7 +19,7 @@ from ..session.journal import DEFAULT_SIZE, error_code
 from ..session.sessions import DEFAULT_MAX_SESSIONS, Sessions
 from ..spec.contract import Contract
 from ..worlds.world import World, load_world, load_world_file
-from . import actions, control, docs
+from . import actions, control, docs  # noqa: F401 - actions adds its routes to the control API
 from .api import Api, log_access
 from .http import (
     DEFAULT_MAX_BODY_BYTES,
@@ -76,7 +76,6 @@ def create_app(
     api = Api(app, app.extensions[EXTENSION], app.wsgi_app)
     app.wsgi_app = SendGuard(api)  # type: ignore[method-assign]
     app.register_blueprint(control.bp)
-    app.register_blueprint(actions.bp)
     app.register_blueprint(docs.bp)
     app.add_url_rule("/", "index", _index)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml)

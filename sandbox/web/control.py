@@ -182,14 +182,18 @@ def delete_forced(rule_id: str) -> Response:
 
 @bp.get("/requests")
 def get_requests() -> Response:
+    return ok(session_state().journal.entries(query_limit()))
+
+
+def query_limit() -> int | None:
+    """`?limit=N` of a journal read: the last N entries; None without it."""
     raw = request.args.get("limit")
-    limit = None
-    if raw is not None:
-        if not raw.isdigit() or int(raw) < 1:
-            raise ValidationError("limit must be a whole number of at least 1.",
-                                  [Detail("query.limit", f"expected a positive integer, got {raw!r}")])
-        limit = int(raw)
-    return ok(session_state().journal.entries(limit))
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValidationError("limit must be a whole number of at least 1.",
+                              [Detail("query.limit", f"expected a positive integer, got {raw!r}")])
+    return int(raw)
 
 
 @bp.delete("/requests")
