@@ -89,18 +89,12 @@ class BookingSequences(RuleBasedStateMachine):
     @rule(target=appointments, patient=patients, service=services, day=dates, at=times,
           session=st.none() | sessions)
     def create(self, patient: tuple[str, str], service: str, day: str, at: str, session: str | None):  # type: ignore[no-untyped-def]
-        before = self.world()
         body = {"appointment_type": service, "appointment_date": f"{day}T{at}:00.000Z",
                 "patient_name": patient[0], "parent_phone": patient[1]}
         if session:
             body["session"] = session
-        response = self.client.post("/v1/appointments", json=body, headers=KEY)
-        payload = response.get_json()
-        code = None if response.status_code == 201 else payload["error"]["code"]
-        self.seen[(response.status_code, code)] += 1
-        assert response.status_code in (201, 409, 422), (body, response.status_code, payload)
-        if response.status_code != 201:
-            assert self.world() == before, f"a refused create changed state: {body} -> {code}"
+        payload = self._book("/v1/appointments", body, KEY, "create")
+        if payload is None:
             return multiple()
         created = payload["appointment_id"]
         assert self.client.get(f"/v1/appointments/{created}", headers=KEY).get_json()["data"] == payload["data"]
@@ -109,18 +103,24 @@ class BookingSequences(RuleBasedStateMachine):
     @rule(target=appointments, patient=patients, day=dates, at=times)
     def agent_books(self, patient: tuple[str, str], day: str, at: str):  # type: ignore[no-untyped-def]
         """The voice agent books by the create rules (the control API's agent action)."""
-        before = self.world()
         body = {"appointment_type": "Checkup", "appointment_date": f"{day}T{at}:00.000Z",
                 "patient_name": patient[0], "parent_phone": patient[1]}
-        response = self.client.post("/_sandbox/agent/appointments", json=body)
+        payload = self._book("/_sandbox/agent/appointments", body, {}, "agent booking")
+        return multiple() if payload is None else payload["data"]["appointment"]["appointment_id"]
+
+    def _book(self, path: str, body: dict, headers: dict[str, str], what: str) -> dict | None:
+        """A booking request's answer when it booked (201); None when the rules refused it,
+        which must have changed nothing."""
+        before = self.world()
+        response = self.client.post(path, json=body, headers=headers)
         payload = response.get_json()
         code = None if response.status_code == 201 else payload["error"]["code"]
         self.seen[(response.status_code, code)] += 1
         assert response.status_code in (201, 409, 422), (body, response.status_code, payload)
         if response.status_code != 201:
-            assert self.world() == before, f"a refused agent booking changed state: {body} -> {code}"
-            return multiple()
-        return payload["data"]["appointment"]["appointment_id"]
+            assert self.world() == before, f"a refused {what} changed state: {body} -> {code}"
+            return None
+        return payload
 
     @rule(window=windows, places=st.integers(0, 3))
     def change_capacity(self, window: str, places: int) -> None:
