@@ -92,10 +92,10 @@ def run(options: Options, progress: Callable[[str], None] = lambda m: None,
         session.run(chosen, options)
     except Unreachable as lost:
         raise DriftError(f"{lost}" + (f"; {session.put_back}" if session.put_back else "")) from None
-    outcome.rows = session.rows + _contract_rows(deployment.sent)
+    outcome.rows = session.rows + _contract_rows(sandbox.contract, deployment.sent)
     outcome.put_back = session.put_back
     if options.probe_rate_limit:
-        outcome.rows.append(_rate_limit(deployment, mirrored.document, options.rate_limit))
+        outcome.rows.append(_rate_limit(deployment, sandbox, options.rate_limit))
     else:
         outcome.not_exercised["rate-limit"] = "--no-rate-limit-probe"
     outcome.requests = reader.sent + len(deployment.sent)
@@ -230,10 +230,10 @@ def _row(label: str, rule: str, call: Call, theirs: Reply, ours: Reply, found: l
                follows.label if follows else None)
 
 
-def _contract_rows(sent: list[tuple[Call, Reply]]) -> list[Row]:
+def _contract_rows(contract: Contract, sent: list[tuple[Call, Reply]]) -> list[Row]:
     """Every answer of the deployment against openapi.yaml: its status is documented, its
     body has the documented shape, its required headers are there."""
-    contract, rows, seen = Contract(), [], set()
+    rows, seen = [], set()
     checked = Row(f"every answer against openapi.yaml ({len(sent)})", "contract", "every request above",
                   "matches openapi.yaml", "matches openapi.yaml")
     for call, reply in sent:
@@ -247,20 +247,20 @@ def _contract_rows(sent: list[tuple[Call, Reply]]) -> list[Row]:
     return rows or [checked]
 
 
-def _rate_limit(deployment: Deployment, document: dict[str, Any], limit: int) -> Row:
+def _rate_limit(deployment: Deployment, mirrored: Mirrored, limit: int) -> Row:
     """GETs until the deployment answers 429 (at most limit + 1 of them); the sandbox, fresh,
     with the same limit, gets the same until its own 429; the two 429s are compared."""
     call = Call("GET", "/v1/appointment-config")
     began = time.monotonic()
     theirs = _until_429(lambda: deployment.send(call, wait=False), limit + 1)
-    sandbox = Mirrored(document, rate_limit=limit)
+    sandbox = Mirrored(mirrored.source, rate_limit=limit, contract=mirrored.contract)
     ours = _until_429(lambda: sandbox.send(call), limit + 1)
     label = f"over {limit} requests a minute"
     if theirs.status != 429:
         return Row(label, "rate-limit", f"{limit + 1} x {call}", summary(theirs), summary(ours),
                    (f"no 429 after {limit + 1} requests in {time.monotonic() - began:.0f} s",))
     found = differences(theirs, ours)
-    found += Contract().response_problems(call.method, call.route, theirs.status, theirs.headers, theirs.body)
+    found += mirrored.contract.response_problems(call.method, call.route, theirs.status, theirs.headers, theirs.body)
     return Row(label, "rate-limit", f"{limit + 1} x {call}", _with_wait(theirs), _with_wait(ours), tuple(found))
 
 

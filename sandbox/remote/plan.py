@@ -146,6 +146,7 @@ class Writes:
     dates: list[date]
     now: datetime
     lost: list[dict[str, Any]] = field(default_factory=list)
+    _read: dict[date, list[dict[str, Any]]] = field(default_factory=dict)  # the mirror's availability
 
     def add_to(self, chosen: Plan) -> None:
         subject = self.subject
@@ -292,11 +293,11 @@ class Writes:
         s = self.subject
         found = []
         for on in dates or self._future:
-            reply = self.mirrored.send(_get("/v1/appointment-slots/availability", date=on,
-                                            branch_id=s.branch_id))
-            for slot in reply.body["slots"]:
-                if slot["appointment_type"] in (None, s.appointment_type) and wanted(slot):
-                    found.append((on, slot))
+            if on not in self._read:  # each date asked once: the plan changes nothing
+                self._read[on] = self.mirrored.send(_get("/v1/appointment-slots/availability", date=on,
+                                                         branch_id=s.branch_id)).body["slots"]
+            found += [(on, slot) for slot in self._read[on]
+                      if slot["appointment_type"] in (None, s.appointment_type) and wanted(slot)]
         return found
 
     def _lands_in(self, window: Window, on: date) -> bool:

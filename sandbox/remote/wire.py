@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..web.app import create_app
+from ..web.http import EXTENSION
 from ..worlds.world import load_world
 
 NOT_A_KEY = "sk_drift_not_a_key"
@@ -136,7 +137,8 @@ class Mirrored:
     """The mirror's world served in process, on the real clock, with a key of a second,
     empty organization for the isolation probes. `rate_limit` None: no limit."""
 
-    def __init__(self, document: dict[str, Any], rate_limit: int | None = None) -> None:
+    def __init__(self, document: dict[str, Any], rate_limit: int | None = None, contract: Any = None) -> None:
+        self.source = document  # the mirror's world, as it was given
         world = json.loads(json.dumps(document))  # the caller's document stays as it was
         world.pop("clock", None)  # the deployment's time is now
         org = world["organizations"][0]
@@ -146,7 +148,9 @@ class Mirrored:
             "api_keys": [{"key": MIRROR_KEYS["other"], "scopes": ["appointments:read", "slots:read"]}]})
         self.document = world
         self.world = load_world(world, "<mirror>")
-        self.client = create_app(self.world).test_client()
+        app = create_app(self.world, contract=contract)
+        self.contract = app.extensions[EXTENSION].contract  # openapi.yaml, read once for the run
+        self.client = app.test_client()
 
     def send(self, call: Call) -> Reply:
         headers = {"Accept": "application/json"}
