@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from huskyvoice_sandbox import __version__
 from huskyvoice_sandbox.resources import default_world_path
 
 from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
@@ -68,7 +70,8 @@ def cli() -> list[str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "HUSKYVOICE_SANDBOX_ADMIN_TOKEN"}
+    """This process's environment without the variables `serve` and `health` read."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUSKYVOICE_SANDBOX_")}
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
@@ -406,6 +409,123 @@ def test_serve_without_admin_token_serves_loopback_control(serve, checked_http) 
     server = serve()
     assert "loopback clients only" in "\n".join(server.stdout)
     assert checked_http("POST", f"{server.url}/_sandbox/reset").status_code == 200
+
+
+@pytest.mark.live
+def test_serve_control_from_is_in_the_banner(serve, checked_http) -> None:
+    server = serve("--control-from", "10.88.0.0/16,172.17.0.1")
+    banner = "\n".join(server.stdout)
+    assert "/_sandbox/ (loopback clients and 10.88.0.0/16, 172.17.0.1/32)" in banner
+    assert checked_http("POST", f"{server.url}/_sandbox/reset").status_code == 200  # loopback still
+
+
+@pytest.mark.parametrize("value", ["localhost", "10.0.0.0/40"])
+def test_serve_refuses_a_bad_control_from_before_loading_anything(value) -> None:
+    result = run("serve", "--port", "0", "--control-from", value)
+    assert result.returncode == 2
+    assert f"Invalid value for '--control-from': {value!r} is not an address, a network" in result.stderr
+    assert "serving" not in result.stdout
+
+
+@pytest.mark.live
+def test_serve_takes_every_option_from_the_environment(serve, checked_http, tmp_path) -> None:
+    """What a container image or a compose file sets: world, watch, quiet, log stream, control."""
+    world = tmp_path / "small.yaml"
+    world.write_text(yaml.safe_dump(SMALL_WORLD), encoding="utf-8")
+    server = serve(env=clean_env(HUSKYVOICE_SANDBOX_WORLD=str(world), HUSKYVOICE_SANDBOX_WATCH="1",
+                                 HUSKYVOICE_SANDBOX_CONTROL_FROM="any", HUSKYVOICE_SANDBOX_LOG_STREAM="stdout",
+                                 HUSKYVOICE_SANDBOX_THREADS="2"))
+    banner = "\n".join(server.stdout)
+    assert f"serving {world}" in banner and f"watching     {world}" in banner
+    assert "/_sandbox/ (any client)" in banner
+    response = checked_http("GET", f"{server.url}/v1/appointments/appt_small_1",
+                            headers={"Authorization": "Bearer sk_test_small"})
+    assert response.status_code == 200
+    deadline = time.monotonic() + 10  # the access log, on stdout as asked
+    while not any('"GET /v1/appointments/appt_small_1" 200' in line for line in server.stdout):
+        assert time.monotonic() < deadline, server.stdout
+        time.sleep(0.05)
+    assert not any("appt_small_1" in line for line in server.stderr)
+    quiet = serve(env=clean_env(HUSKYVOICE_SANDBOX_QUIET="true"))
+    checked_http("GET", f"{quiet.url}/v1/appointments/{DOC_ID}", headers={"Authorization": "Bearer YOUR_API_KEY"})
+    quiet.stop()
+    assert not any(f"GET /v1/appointments/{DOC_ID}" in line for line in quiet.stdout + quiet.stderr)
+
+
+@pytest.mark.live
+def test_serve_stops_on_sigterm_at_once_even_while_a_forced_delay_holds_a_request(serve, checked_http) -> None:
+    """A container engine stops its PID 1 with SIGTERM and kills it 10 s later; the sandbox
+    must stop well before (the image promises 2 s), ending a forced delay under way."""
+    server = serve()
+    rule = checked_http("POST", f"{server.url}/_sandbox/forced-responses", json={"delay_ms": 60_000})
+    assert rule.status_code == 201
+    held: dict[str, Any] = {}
+
+    def slow_request() -> None:
+        try:
+            held["status"] = checked_http("GET", f"{server.url}/v1/appointments/{DOC_ID}",
+                                          headers={"Authorization": "Bearer YOUR_API_KEY"}).status_code
+        except Exception as exc:  # noqa: BLE001 - whatever the client sees is recorded
+            held["error"] = exc
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    deadline = time.monotonic() + 10
+    while checked_http("GET", f"{server.url}/_sandbox/forced-responses").json()["data"]:
+        assert time.monotonic() < deadline  # the rule is taken: the request is being held
+        time.sleep(0.02)
+    server.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    assert server.process.wait(timeout=10) == 0
+    stopped_after = time.monotonic() - signalled
+    client.join(timeout=10)
+    assert stopped_after < 2.0, f"took {stopped_after:.2f} s to stop"
+    assert held == {"status": 200}  # the delay ended early and the answer was sent first
+    server.stop()
+    assert server.stdout[-1] == "stopped (SIGTERM)"
+
+
+@pytest.mark.live
+def test_serve_stops_on_ctrl_c(serve) -> None:
+    server = serve()
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=10) == 0
+    server.stop()
+    assert server.stdout[-1] == "stopped (SIGINT)"
+
+
+# -- health: the container's HEALTHCHECK --------------------------------------------------------
+
+@pytest.mark.live
+def test_health_says_healthy_and_exits_0(serve) -> None:
+    server = serve()
+    port = server.url.rsplit(":", 1)[1]
+    for args, env in ((["--url", server.url], clean_env()), ([], clean_env(HUSKYVOICE_SANDBOX_PORT=port))):
+        result = run("health", *args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == (f"healthy: {server.url}: huskyvoice-sandbox {__version__}, "
+                                 "10 appointments in the default session\n")
+    server.stop()
+    # Its checks stay out of the access log: a container runs one every few seconds.
+    assert not any("/_sandbox/health" in line for line in server.stderr), server.stderr
+
+
+@pytest.mark.live
+def test_health_with_an_admin_token(serve) -> None:
+    server = serve("--admin-token", "s3cret")
+    refused = run("health", "--url", server.url)
+    assert (refused.returncode, refused.stderr) == (1, f"unhealthy: {server.url}: 403 FORBIDDEN\n")
+    from_env = run("health", "--url", server.url, env=clean_env(HUSKYVOICE_SANDBOX_ADMIN_TOKEN="s3cret"))
+    assert from_env.returncode == 0, from_env.stderr
+
+
+def test_health_of_nothing_exits_1_saying_why() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run("health", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr == f"unhealthy: http://127.0.0.1:{port}: Connection refused\n"
 
 
 @pytest.mark.live

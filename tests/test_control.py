@@ -494,6 +494,66 @@ def test_admin_token_does_not_guard_the_api(token_client) -> None:
     assert token_client.get(f"/v1/appointments/{DOC_ID}", headers=WRITE).status_code == 200
 
 
+# -- --control-from: networks the operator opens the control features to -------------------------
+
+BRIDGE = {"REMOTE_ADDR": "10.88.0.1"}  # the host, as a container on podman's bridge sees it
+ELSEWHERE = {"REMOTE_ADDR": "192.168.7.20"}
+
+
+@pytest.mark.parametrize("method, path, kwargs", CONTROL_REQUESTS, ids=CONTROL_IDS)
+def test_control_from_a_network_serves_it_and_loopback_and_no_one_else(
+        make_client, dump, method, path, kwargs) -> None:
+    client = make_client(control_from=["10.88.0.0/16"])
+    before = dump(client)
+    refused = client.open(path, method=method, environ_base=ELSEWHERE, **kwargs)
+    assert refused.status_code == 403
+    assert error(refused)["message"] == ("The control API is served only to loopback clients and to "
+                                         "10.88.0.0/16; this client is 192.168.7.20.")
+    assert dump(client) == before  # refused: nothing changed
+    for peer in (BRIDGE, {"REMOTE_ADDR": "127.0.0.1"}):
+        assert client.open(path, method=method, environ_base=peer, **kwargs).status_code == 200
+
+
+@pytest.mark.parametrize("networks, served, refused", [
+    (["any"], ["10.88.0.1", "192.168.7.20", "2001:db8::1", "::ffff:10.1.2.3"], []),
+    (["10.88.0.1, 172.17.0.0/16"], ["10.88.0.1", "172.17.3.4"], ["10.88.0.2", "172.18.0.1"]),
+    (["10.88.0.1", "fd00::/8"], ["10.88.0.1", "fd00::5", "::ffff:10.88.0.1"], ["fe80::1", "10.0.0.1"]),
+])
+def test_control_from_takes_addresses_networks_and_any(make_client, networks, served, refused) -> None:
+    client = make_client(control_from=networks)
+    for address in served:
+        assert client.get("/_sandbox/health", environ_base={"REMOTE_ADDR": address}).status_code == 200, address
+    for address in refused:
+        assert client.get("/_sandbox/health", environ_base={"REMOTE_ADDR": address}).status_code == 403, address
+
+
+def test_control_from_and_an_admin_token_need_both(make_client) -> None:
+    client = make_client(admin_token="t0ken-s3cret", control_from=["10.88.0.0/16"])
+    ok = {ADMIN: "t0ken-s3cret"}
+    assert client.get("/_sandbox/health", headers=ok, environ_base=BRIDGE).status_code == 200
+    assert client.get("/_sandbox/health", headers=ok).status_code == 200  # loopback, with the token
+    assert client.get("/_sandbox/health", environ_base=BRIDGE).status_code == 403  # no token
+    elsewhere = client.get("/_sandbox/health", headers=ok, environ_base=ELSEWHERE)
+    assert elsewhere.status_code == 403 and "10.88.0.0/16" in error(elsewhere)["message"]
+
+
+def test_control_from_opens_the_force_header_too(make_client) -> None:
+    client = make_client(control_from=["10.88.0.0/16"])
+    forced = client.get(f"/v1/appointments/{DOC_ID}", headers={**WRITE, "X-Sandbox-Force": "status=500"},
+                        environ_base=BRIDGE)
+    assert forced.status_code == 500
+    refused = client.get(f"/v1/appointments/{DOC_ID}", headers={**WRITE, "X-Sandbox-Force": "status=500"},
+                         environ_base=ELSEWHERE)
+    assert refused.status_code == 400
+    assert error(refused)["details"] == [{"location": "header.X-Sandbox-Force", "message": "is a control feature"}]
+
+
+@pytest.mark.parametrize("networks", [["localhost"], ["10.88.0.0/33"], ["any,nope"], ["10.0.0.1/8/2"]])
+def test_a_bad_control_from_is_refused_when_the_app_is_made(make_app, networks) -> None:
+    with pytest.raises(ValueError, match="is not an address, a network .* or 'any'"):
+        make_app(control_from=networks)
+
+
 # -- envelopes ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method, path, status, code", [

@@ -46,7 +46,7 @@ from huskyvoice_sandbox.resources import default_world_path
 from huskyvoice_sandbox.session.journal import MAX_BODY_CHARS
 from huskyvoice_sandbox.session.ratelimit import SlidingWindowLimiter
 from huskyvoice_sandbox.web import (
-    http as sandbox_http,  # where the control features check the admin token
+    access as sandbox_access,  # where the control features check the admin token
 )
 from huskyvoice_sandbox.web.http import ADMIN_HEADER, EXTENSION
 
@@ -495,7 +495,7 @@ def test_the_admin_token_goes_through_compare_digest_right_or_wrong(
         compared.append((a, b))
         return hmac.compare_digest(a, b)
 
-    monkeypatch.setattr(sandbox_http, "hmac", SimpleNamespace(compare_digest=recording_compare_digest))
+    monkeypatch.setattr(sandbox_access, "hmac", SimpleNamespace(compare_digest=recording_compare_digest))
     token = Tripwire(ADMIN_TOKEN)
     client = make_client(admin_token=token)
     headers = {} if sent is None else {ADMIN_HEADER: sent}

@@ -10,21 +10,20 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import __version__
-from ..domain.clock import format_timestamp
-from ..domain.errors import InvalidWorld
 from ..resources import balancer_config_path, default_world_path, starter_world_path
-from ..worlds.world import World, dump_yaml, load_world, load_world_file
+from .defaults import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS
 from .reach import unreachable
-from .server import DEFAULT_THREADS, make_server
-from .watch import WorldWatcher
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
+if TYPE_CHECKING:
+    from ..worlds.world import World
+
+# The sandbox's modules are imported by the commands that use them: `health`, a container's
+# health check every few seconds, and `--help` start in a fraction of the time.
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,27 +32,51 @@ def main() -> None:
     """A stateful sandbox for the HuskyVoice appointments API."""
 
 
+def _networks(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """--control-from's values, checked before anything is loaded."""
+    from ..web.access import parse_networks
+
+    try:
+        parse_networks(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    return value
+
+
+# Every option of `serve` can come from the environment (HUSKYVOICE_SANDBOX_*), so a container
+# (or a compose file, or a CI service) is configured without repeating the command.
 @main.command()
 @click.option("--world", "--fixtures", "world_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="HUSKYVOICE_SANDBOX_WORLD",
               help="World file (YAML or JSON) to serve (--fixtures is the same). Default: the "
                    "packaged default world.")
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to bind.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="HUSKYVOICE_SANDBOX_HOST",
+              help="Address to bind (0.0.0.0: every interface, as in the container image).")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on; 0 picks a free one.")
+              envvar="HUSKYVOICE_SANDBOX_PORT", help="Port to listen on; 0 picks a free one.")
 @click.option("--admin-token", envvar="HUSKYVOICE_SANDBOX_ADMIN_TOKEN",
               help="Require this token (X-Sandbox-Admin-Token) on every control request, and "
                    "allow control requests from non-loopback clients.")
+@click.option("--control-from", multiple=True, envvar="HUSKYVOICE_SANDBOX_CONTROL_FROM",
+              callback=_networks, metavar="NETWORKS",
+              help="Also serve the control API (and X-Sandbox-Force) to clients on these networks "
+                   "(addresses or CIDRs, comma-separated, or 'any'): how the host reaches a "
+                   "sandbox in a container. Default: loopback clients only.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 256),
-              help="Worker threads of the WSGI server.")
-@click.option("--quiet", is_flag=True, help="Do not log each request.")
-@click.option("--watch", is_flag=True,
+              envvar="HUSKYVOICE_SANDBOX_THREADS", help="Worker threads of the WSGI server.")
+@click.option("--quiet", is_flag=True, envvar="HUSKYVOICE_SANDBOX_QUIET", help="Do not log each request.")
+@click.option("--watch", is_flag=True, envvar="HUSKYVOICE_SANDBOX_WATCH",
               help="Reload the world file (--world) when it changes; a world with problems "
                    "is reported and the previous one stays served.")
-def serve(world_path: Path | None, host: str, port: int, admin_token: str | None, threads: int,
-          quiet: bool, watch: bool) -> None:
-    """Serve the sandbox with the production WSGI server (waitress)."""
+@click.option("--log-stream", type=click.Choice(["stderr", "stdout"]), default="stderr", show_default=True,
+              envvar="HUSKYVOICE_SANDBOX_LOG_STREAM", help="Where the access log and warnings go.")
+def serve(world_path: Path | None, host: str, port: int, admin_token: str | None,
+          control_from: tuple[str, ...], threads: int, quiet: bool, watch: bool, log_stream: str) -> None:
+    """Serve the sandbox with the production WSGI server (waitress). Stops on Ctrl+C or SIGTERM."""
     from ..web.app import create_app
     from ..web.http import EXTENSION
+    from .server import ServerThread, run_until_signalled
+    from .watch import WorldWatcher
 
     if watch and world_path is None:
         raise click.UsageError("--watch needs --world PATH: a world file of yours to watch "
@@ -62,31 +85,57 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
     # Made before loading, so an edit saved while the server starts is reloaded, not missed.
     watcher = WorldWatcher(path) if watch else None
     world = _load_or_exit(path)
-    app = create_app(world, admin_token=admin_token)
+    app = create_app(world, admin_token=admin_token, control_from=control_from)
     try:
-        server = make_server(app, host, port, threads)
+        server = ServerThread(app, host, port, threads)
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. "
                    "Is another server using that port? Choose another with --port.", err=True)
         sys.exit(1)
-    _configure_logging(quiet)
-    url = f"http://{_url_host(host)}:{server.effective_port}"
-    paths = list(dict.fromkeys(op.path for op in app.extensions[EXTENSION].contract.operations.values()))
-    _banner(url, world, admin_token, path if watcher else None, paths)
+    _configure_logging(quiet, sys.stdout if log_stream == "stdout" else sys.stderr)
+    url = f"http://{_url_host(host)}:{server.port}"
+    runtime = app.extensions[EXTENSION]
+    paths = list(dict.fromkeys(op.path for op in runtime.contract.operations.values()))
+    _banner(url, world, runtime.control.describe(), path if watcher else None, paths)
     if watcher:
-        watcher.start(app.extensions[EXTENSION].state.replace)
+        watcher.start(runtime.state.replace)
     # The loaded world and the app live as long as the server: kept out of the cycle
     # collector's full passes, which would otherwise walk every appointment of a large world
     # again and again while requests are served.
     gc.freeze()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        click.echo("\nstopped")
-    finally:
+
+    def before_stop() -> None:
         if watcher:
             watcher.stop()
-        server.close()
+        runtime.sessions.clear_forced()  # a forced delay would hold its worker up to a minute
+
+    stopped_by = run_until_signalled(server, before_stop=before_stop)
+    click.echo(f"stopped ({stopped_by})")
+
+
+@main.command()
+@click.option("--url", help="The sandbox to ask. Default: the one `serve` runs here with the same "
+                            "HUSKYVOICE_SANDBOX_* settings (port, host), on this machine.")
+@click.option("--port", default=DEFAULT_PORT, type=click.IntRange(1, 65535), envvar="HUSKYVOICE_SANDBOX_PORT",
+              show_default=True, help="Port of the local sandbox (without --url).")
+@click.option("--host", default=DEFAULT_HOST, envvar="HUSKYVOICE_SANDBOX_HOST", show_default=True,
+              help="Address the local sandbox is bound to (without --url).")
+@click.option("--admin-token", envvar="HUSKYVOICE_SANDBOX_ADMIN_TOKEN",
+              help="Its admin token, if it was started with one.")
+@click.option("--timeout", default=3.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="Seconds to wait for the answer.")
+def health(url: str | None, port: int, host: str, admin_token: str | None, timeout: float) -> None:
+    """Ask a sandbox whether it is up (GET /_sandbox/health): exit 0 if it is, 1 if not. The
+    container image's HEALTHCHECK."""
+    from .reach import health_problem
+
+    target = (url or f"http://{_url_host(host)}:{port}").rstrip("/")
+    answer, problem = health_problem(target, admin_token, timeout)
+    if problem:
+        click.echo(f"unhealthy: {target}: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"healthy: {target}: huskyvoice-sandbox {answer.get('version')}, "
+               f"{answer.get('appointments')} appointments in the default session")
 
 
 @main.command()
@@ -128,7 +177,9 @@ def _mirror_range(command: Any) -> Any:
 def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: int, output: Path,
                    force: bool) -> None:
     """Write a world file from what a deployment shows (GET requests only), to serve locally."""
+    from ..domain.errors import InvalidWorld
     from ..remote.mirror import MirrorError, Reader, mirror
+    from ..worlds.world import dump_yaml, load_world
 
     if output.exists() and not force:
         click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
@@ -186,6 +237,7 @@ def drift_command(base_url: str, api_key: str, read_only_key: str | None, other_
     from ..remote.drift import DriftError, Options, run
     from ..remote.mirror import MirrorError
     from ..remote.report import console, junit
+    from ..worlds.world import dump_yaml
 
     if allow_writes and not appointment_id:
         raise click.UsageError("--allow-writes needs --appointment-id: the appointment the writes may change")
@@ -222,6 +274,9 @@ def haproxy_config() -> None:
                 type=click.Path(dir_okay=False, path_type=Path))
 def validate(paths: tuple[Path, ...]) -> None:
     """Check world files; print every problem, located. Exits 1 if any file has one."""
+    from ..domain.errors import InvalidWorld
+    from ..worlds.world import load_world_file
+
     failed = 0
     for path in paths:
         try:
@@ -295,6 +350,9 @@ def _importable(name: str) -> bool:
 
 
 def _load_or_exit(path: Path) -> World:
+    from ..domain.errors import InvalidWorld
+    from ..worlds.world import load_world_file
+
     try:
         return load_world_file(path)
     except InvalidWorld as exc:
@@ -304,8 +362,8 @@ def _load_or_exit(path: Path) -> World:
         sys.exit(2)
 
 
-def _configure_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+def _configure_logging(quiet: bool, stream: Any) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=stream)
     logging.getLogger("huskyvoice_sandbox.access").setLevel(logging.WARNING if quiet else logging.INFO)
     logging.getLogger("waitress").setLevel(logging.WARNING)
 
@@ -316,8 +374,9 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(url: str, world: World, admin_token: str | None, watching: Path | None,
-            paths: list[str]) -> None:
+def _banner(url: str, world: World, control: str, watching: Path | None, paths: list[str]) -> None:
+    from ..domain.clock import format_timestamp
+
     echo = click.echo
     echo(f"huskyvoice-sandbox {__version__} serving {world.source}")
     if watching:
@@ -325,8 +384,7 @@ def _banner(url: str, world: World, admin_token: str | None, watching: Path | No
     echo(f"  API          {url}: " + ", ".join(paths))
     echo(f"  contract     {url}/openapi.yaml")
     echo(f"  docs         {url}/docs")
-    guard = "admin token required" if admin_token else "loopback clients only"
-    echo(f"  control API  {url}/_sandbox/ ({guard})")
+    echo(f"  control API  {url}/_sandbox/ ({control})")
     clock = format_timestamp(world.clock) if world.clock else "real time"
     echo(f"  clock        {clock}{' (frozen)' if world.clock else ''}")
     echo("  API keys")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from waitress.channel import HTTPChannel
@@ -19,8 +21,8 @@ from waitress.task import ErrorTask, WSGITask
 
 from ..session.forcing import ConnectionDropped
 from ..web.control import WORLD_MAX_BYTES
+from .defaults import DEFAULT_THREADS
 
-DEFAULT_THREADS = 8
 # Bodies waitress accepts at all (it refuses a Content-Length of this or more): up to the
 # largest the control API takes, a world; the API's own limit (64 KiB) is the app's.
 MAX_BODY_BYTES = WORLD_MAX_BYTES + 1
@@ -103,6 +105,11 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
     return server
 
 
+# Requests under way when the server stops get this long to finish: enough for any answer but
+# a forced delay (which `serve` ends first), short enough for a container's stop.
+STOP_GRACE_SECONDS = 1.0
+
+
 class ServerThread:
     """A server running in a background thread, for tests and the pytest plugin: start(), the
     `url`, then stop(), which ends the workers before closing the sockets (closing first races
@@ -120,9 +127,10 @@ class ServerThread:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, let the requests under way finish (up to `grace` seconds), close."""
         self._stopping.set()
-        self.server.task_dispatcher.shutdown()
+        self.server.task_dispatcher.shutdown(timeout=grace)
         self.server.close()
         for channel in list(self.server.sandbox_map.values()):  # kept-alive clients hold the loop
             channel.close()
@@ -134,9 +142,43 @@ class ServerThread:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         try:
             self.server.run()
         except (OSError, ValueError):  # the sockets stop() closed under select()
             if not self._stopping.is_set():
                 raise
+
+
+def run_until_signalled(server: ServerThread, grace: float = STOP_GRACE_SECONDS,
+                        before_stop: Callable[[], None] | None = None) -> str:
+    """Serve until SIGTERM or SIGINT (or the server fails), then stop it; the signal's name.
+
+    A container's engine stops its PID 1 with SIGTERM, which a process without a handler for it
+    ignores there: `docker stop` would wait 10 s and kill it. The loop runs in its thread and
+    the handler only sets an event, so no exception is ever raised into waitress's loop, which
+    swallows most of them.
+    """
+    received: list[str] = []
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        while not stopping.wait(0.25) and server.running:
+            pass
+    finally:
+        for sig, handler in previous.items():  # a second Ctrl+C from here on interrupts at once
+            signal.signal(sig, handler)
+        if before_stop is not None:
+            before_stop()
+        server.stop(grace)
+    return received[0] if received else "the server's loop ended"

@@ -188,7 +188,7 @@ def _fingerprint(app: Any) -> tuple[Any, ...]:
     from ..web.http import EXTENSION
 
     runtime = app.extensions[EXTENSION]
-    return (dict(app.config), len(app.url_map._rules), app.wsgi_app, runtime.admin_token,
+    return (dict(app.config), len(app.url_map._rules), app.wsgi_app, runtime.control,
             runtime.contract, runtime.sessions.max_sessions,
             tuple(len(funcs) for funcs in app.before_request_funcs.values()),
             tuple(len(funcs) for funcs in app.after_request_funcs.values()),

@@ -77,7 +77,7 @@ class Api:
             req.operation, req.path_args = op, dict(args)
             if req.method == "HEAD":  # Werkzeug would serve it as a GET; the spec has no HEAD
                 raise _head_refused(self._adapter_for(), req.path)
-            return handle(req, view_function, runtime.contract, runtime.sessions, runtime.admin_token)
+            return handle(req, view_function, runtime.contract, runtime.sessions, runtime.control)
         except ApiError as error:
             return _error_answer(error)
         except HTTPException as exc:  # routing, a body over the size limit

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..session.sessions import DEFAULT_MAX_SESSIONS, Sessions
 from ..spec.contract import Contract
 from ..worlds.world import World, load_world, load_world_file
 from . import actions, control, docs  # noqa: F401 - actions adds its routes to the control API
+from .access import ControlAccess, parse_networks
 from .api import Api, log_access
 from .http import (
     DEFAULT_MAX_BODY_BYTES,
@@ -33,6 +35,7 @@ from .http import (
 from .wsgi import SendGuard
 
 log = logging.getLogger("huskyvoice_sandbox")
+HEALTH_CHECK_AGENT = f"huskyvoice-sandbox-health/{__version__}"  # serve/reach.py sends it
 access_log = logging.getLogger("huskyvoice_sandbox.access")
 
 WorldSource = World | str | Path | dict[str, Any] | None
@@ -48,6 +51,7 @@ def create_app(
     world: WorldSource = None,
     *,
     admin_token: str | None = None,
+    control_from: Iterable[str] = (),
     journal_size: int = DEFAULT_SIZE,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     contract: Contract | None = None,
@@ -56,7 +60,9 @@ def create_app(
     """A sandbox app serving `world` (default: fixtures/default.yaml).
 
     `world` may be a World, a path to a YAML/JSON world file, or a parsed document. A bad world
-    raises InvalidWorld with every problem listed; nothing is served from it.
+    raises InvalidWorld with every problem listed; nothing is served from it. `admin_token` and
+    `control_from` (addresses, networks or "any") open the control features to others than
+    loopback clients (web/access.py); a bad network raises ValueError.
     """
     app = SandboxFlask("huskyvoice_sandbox")
     # No automatic OPTIONS answers: they would be empty non-JSON 200s; OPTIONS gets the 405.
@@ -70,7 +76,7 @@ def create_app(
     app.extensions[EXTENSION] = Runtime(
         sessions=Sessions(_resolve_world(world), journal_size, max_sessions),
         contract=contract or Contract(),
-        admin_token=admin_token,
+        control=ControlAccess(admin_token, parse_networks(control_from)),
     )
     # /v1 is served by api.Api, from the spec's operations; the rest by Flask.
     api = Api(app, app.extensions[EXTENSION], app.wsgi_app)
@@ -136,8 +142,9 @@ def _start_timer() -> None:
 
 
 def _log(response: Response) -> Response:
-    """The access log of everything but the API (sandbox/web/api.py logs its own)."""
-    if access_log.isEnabledFor(logging.INFO):
+    """The access log of everything but the API (sandbox/web/api.py logs its own), without the
+    container's own health checks (`huskyvoice-sandbox health`, every few seconds)."""
+    if access_log.isEnabledFor(logging.INFO) and request.user_agent.string != HEALTH_CHECK_AGENT:
         elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         log_access(request.remote_addr, request.method, request.full_path, response.status_code,
                    _error_code(response), elapsed_ms, None)

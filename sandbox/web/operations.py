@@ -39,7 +39,8 @@ from ..session import forcing
 from ..session.sessions import SESSION_HEADER, Sessions, check_name
 from ..session.state import SandboxState
 from ..spec.contract import Contract, Operation
-from .http import control_refusal, read_json_object
+from .access import ControlAccess
+from .http import read_json_object
 
 BLUEPRINT = "api"  # the routes' endpoints are "api.<operationId>"
 IGNORED_HEADER = "X-Sandbox-Ignored-Fields"
@@ -175,12 +176,12 @@ class Besides(BaseConverter):
 # -- the checks, in order -----------------------------------------------------------------------
 
 def handle(req: ApiRequest, view_function: View, contract: Contract, sessions: Sessions,
-           admin_token: str | None) -> Answer:
+           control: ControlAccess) -> Answer:
     """Every check of the operation, then its view."""
     op = req.operation
     assert op is not None
     state = req.state = _session(req, sessions)  # first: a bad session name is the first problem
-    forced = forced_answer(req, state, contract, admin_token)
+    forced = forced_answer(req, state, contract, control)
     if forced is not None:
         return forced
     store = state.store
@@ -210,7 +211,7 @@ def _session(req: ApiRequest, sessions: Sessions) -> SandboxState:
 
 
 def forced_answer(req: ApiRequest, state: SandboxState, contract: Contract,
-                  admin_token: str | None) -> Answer | None:
+                  control: ControlAccess) -> Answer | None:
     """Answer as forced (the request's X-Sandbox-Force header, else the session's first
     matching rule), or wait as forced and go on; None to handle the request as usual."""
     op = req.operation
@@ -218,7 +219,7 @@ def forced_answer(req: ApiRequest, state: SandboxState, contract: Contract,
     operation = op.operation_id
     header = req.environ.get(forcing.FORCE_ENVIRON)  # a plain dict read: every request asks
     if header is not None:  # a control feature: no remote client may stall the server with it
-        refusal = control_refusal(f"The {forcing.FORCE_HEADER} header", req.environ, admin_token)
+        refusal = control.refusal(f"The {forcing.FORCE_HEADER} header", req.environ)
         if refusal is not None:  # a 400 like any bad sandbox header: the API documents no other
             raise ValidationError(refusal, [Detail(f"header.{forcing.FORCE_HEADER}", "is a control feature")])
         rule, via = forcing.from_header(header, operation, contract), "header"
