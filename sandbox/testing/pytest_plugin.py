@@ -730,18 +730,38 @@ class InProcessSandbox(SandboxHandle):
 
 class ServedSandbox(SandboxHandle):
     """The sandbox over HTTP at `.url`; a forced drop raises http.client.RemoteDisconnected
-    (a ConnectionError), as any client's would."""
+    (a ConnectionError), as any client's would.
 
-    def __init__(self, url: str, contract: Any, root: Path, timeout: float = 30.0) -> None:
+    `admin_token` is sent with every request (a sandbox started with one, such as a container's);
+    with `session`, every request (API and control alike) names that session, so each handle on a
+    shared server can have a sandbox of its own."""
+
+    def __init__(self, url: str, contract: Any, root: Path, timeout: float = 30.0, *,
+                 admin_token: str | None = None, session: str | None = None) -> None:
         super().__init__(contract, root)
         self.url = url
         self.timeout = timeout
+        self.session = session
+        self._own_headers = {name: value for name, value in (
+            ("X-Sandbox-Admin-Token", admin_token), ("X-Sandbox-Session", session)) if value}
 
     def __repr__(self) -> str:
-        return f"<ServedSandbox {self.url}>"
+        return f"<ServedSandbox {self.url}{f' session {self.session}' if self.session else ''}>"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What your own client sends to reach this handle's session (X-Sandbox-Session)."""
+        return {"X-Sandbox-Session": self.session} if self.session else {}
+
+    def delete_session(self) -> None:
+        """Delete this handle's session (its appointments, journal, forced responses...)."""
+        if self.session is None:
+            raise ValueError("this handle uses the default session, which cannot be deleted")
+        self._control("DELETE", f"/sessions/{quote(self.session, safe='')}")
 
     def _exchange(self, method: str, path: str, body: bytes | None,
                   headers: dict[str, str]) -> tuple[int, Iterable[tuple[str, str]], bytes]:
+        headers = {**self._own_headers, **headers}
         address = urlsplit(self.url)
         connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port,
                                                 timeout=self.timeout)
