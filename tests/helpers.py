@@ -47,6 +47,28 @@ DOCUMENTED_RESPONSE = """{
 }"""
 
 
+# A world of one clinic, one window and one appointment (appt_small_1, key sk_test_small).
+SMALL_WORLD = {
+    "version": 1,
+    "clock": "2026-07-01T08:00:00.000Z",
+    "organizations": [{
+        "id": "org_small", "name": "Small Clinic", "timezone": "Europe/London",
+        "api_keys": [{"key": "sk_test_small", "scopes": ["appointments:read", "appointments:write"]}],
+        "services": [{"id": "11111111-2222-4333-8444-555555555555", "name": "Checkup"}],
+        "branches": [{"id": "small_branch", "name": "Only Branch"}],
+        "calendar_windows": [{
+            "id": "small_window", "branch_id": "small_branch", "day": "wednesday",
+            "session": "Morning", "batch": "M1", "start_time": "09:00", "end_time": "12:00",
+            "max_slots": 2, "ai_slots": 1}],
+        "appointments": [{
+            "appointment_id": "appt_small_1",
+            "appointment_type": "11111111-2222-4333-8444-555555555555",
+            "branch_id": "small_branch", "date": "2026-07-01", "session": "Morning",
+            "batch": "M1", "patient_name": "Sam", "parent_phone": "+441234"}],
+    }],
+}
+
+
 def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
     """The error object of an enveloped error response, after checking status, code and
     that the answer is JSON (never an HTML page)."""

@@ -25,7 +25,7 @@ import yaml
 from huskyvoice_sandbox import __version__
 from huskyvoice_sandbox.resources import default_world_path
 
-from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE
+from helpers import DOCUMENTED_BODY, DOCUMENTED_RESPONSE, SMALL_WORLD
 
 START_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
@@ -43,25 +43,6 @@ DOCUMENTED_CURL = r"""curl -s -X PATCH https://api.huskyvoice.ai/v1/appointments
 }'"""
 DOCUMENTED_HOST = "https://api.huskyvoice.ai"
 
-SMALL_WORLD = {
-    "version": 1,
-    "clock": "2026-07-01T08:00:00.000Z",
-    "organizations": [{
-        "id": "org_small", "name": "Small Clinic", "timezone": "Europe/London",
-        "api_keys": [{"key": "sk_test_small", "scopes": ["appointments:read", "appointments:write"]}],
-        "services": [{"id": "11111111-2222-4333-8444-555555555555", "name": "Checkup"}],
-        "branches": [{"id": "small_branch", "name": "Only Branch"}],
-        "calendar_windows": [{
-            "id": "small_window", "branch_id": "small_branch", "day": "wednesday",
-            "session": "Morning", "batch": "M1", "start_time": "09:00", "end_time": "12:00",
-            "max_slots": 2, "ai_slots": 1}],
-        "appointments": [{
-            "appointment_id": "appt_small_1",
-            "appointment_type": "11111111-2222-4333-8444-555555555555",
-            "branch_id": "small_branch", "date": "2026-07-01", "session": "Morning",
-            "batch": "M1", "patient_name": "Sam", "parent_phone": "+441234"}],
-    }],
-}
 
 
 def cli() -> list[str]:

@@ -32,7 +32,16 @@ import yaml
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError, ServedSandbox
 
-from helpers import DOC_ID, DOC_KEY, DOCUMENTED_BODY, DOCUMENTED_RESPONSE, WRITE_KEY, check_response, free_port
+from helpers import (
+    DOC_ID,
+    DOC_KEY,
+    DOCUMENTED_BODY,
+    DOCUMENTED_RESPONSE,
+    SMALL_WORLD,
+    WRITE_KEY,
+    check_response,
+    free_port,
+)
 
 ROOT = Path(__file__).parents[1]
 IMAGE = "huskyvoice-sandbox"  # the README's tag, and compose.yaml's image
@@ -43,25 +52,6 @@ START_TIMEOUT = 60.0
 pytestmark = [pytest.mark.container, pytest.mark.live,
               pytest.mark.skipif(not (ROOT / "Dockerfile").is_file(), reason="not run from a checkout")]
 
-SMALL_WORLD = {
-    "version": 1,
-    "clock": "2026-07-01T08:00:00.000Z",
-    "organizations": [{
-        "id": "org_small", "name": "Small Clinic", "timezone": "Europe/London",
-        "api_keys": [{"key": "sk_test_small", "scopes": ["appointments:read", "appointments:write"]}],
-        "services": [{"id": "11111111-2222-4333-8444-555555555555", "name": "Checkup"}],
-        "branches": [{"id": "small_branch", "name": "Only Branch"}],
-        "calendar_windows": [{
-            "id": "small_window", "branch_id": "small_branch", "day": "wednesday",
-            "session": "Morning", "batch": "M1", "start_time": "09:00", "end_time": "12:00",
-            "max_slots": 2, "ai_slots": 1}],
-        "appointments": [{
-            "appointment_id": "appt_small_1",
-            "appointment_type": "11111111-2222-4333-8444-555555555555",
-            "branch_id": "small_branch", "date": "2026-07-01", "session": "Morning",
-            "batch": "M1", "patient_name": "Sam", "parent_phone": "+441234"}],
-    }],
-}
 SMALL_KEY = {"Authorization": "Bearer sk_test_small"}
 FIGURES: dict[str, str] = {}  # what the closing report of issue 20 gives
 
