@@ -142,6 +142,7 @@ def _put(store: Store, org: Organization, window: Window) -> None:
 # -- schedule tracking ----------------------------------------------------------------------------
 
 TRACKING_DAYS = 31  # the longest range one tracking read covers
+TRACKING_DEFAULT_DAYS = 7  # without date_to: date_from and the six dates after it
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,11 @@ class Record:
         if not self.window.active:
             return "INACTIVE"
         return "CLOSED" if self.on in self.window.closed_dates else "OPEN"
+
+
+def default_last(first: date) -> date:
+    """The range's last date when date_to is not given: a week, or up to the last date there is."""
+    return date.fromordinal(min(first.toordinal() + TRACKING_DEFAULT_DAYS - 1, date.max.toordinal()))
 
 
 def tracking(store: Store, org: Organization, first: date, last: date, branch_id: str | None = None,

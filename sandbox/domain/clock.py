@@ -5,11 +5,21 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def local_date(moment: datetime, zone: tzinfo) -> date:
+    """`moment`'s date in `zone`. Near the ends of the calendar the local date can fall before
+    year 1 or after 9999 (0001-01-01T00:00Z is still year 0 in Los Angeles): then it is the
+    first or the last date there is."""
+    try:
+        return moment.astimezone(zone).date()
+    except OverflowError:
+        return date.max if moment.year > 1 else date.min
 
 
 def format_timestamp(moment: datetime) -> str:

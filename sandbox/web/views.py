@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from ..domain import appointments, calendar
 from ..domain.appointments import NewAppointment, Search
 from ..domain.booking import Patch
-from ..domain.clock import format_timestamp, parse_utc
+from ..domain.clock import format_timestamp, local_date, parse_utc
 from ..domain.errors import InvalidField, InvalidFields
 from ..domain.index import FIELDS
 from ..domain.model import Window, wall_time
@@ -102,8 +102,8 @@ def disable_calendar_window(call: Call) -> Answer:
 def get_schedule_tracking(call: Call) -> Answer:
     query = call.query
     first = date.fromisoformat(query["date_from"]) if "date_from" in query else \
-        call.now.astimezone(call.org.timezone).date()
-    last = date.fromisoformat(query["date_to"]) if "date_to" in query else first + timedelta(days=6)
+        local_date(call.now, call.org.timezone)
+    last = date.fromisoformat(query["date_to"]) if "date_to" in query else calendar.default_last(first)
     records = calendar.tracking(call.store, call.org, first, last, query.get("branch_id"), query.get("session"))
     return Answer(200, {"success": True, "date_from": first.isoformat(), "date_to": last.isoformat(),
                         "data": [render.tracking_record(r) for r in records]})
