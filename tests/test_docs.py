@@ -95,6 +95,34 @@ def matches(expected: str, printed: str) -> bool:
     return re.fullmatch(pattern, printed.strip(), re.DOTALL) is not None
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_the_first_shell_block_using_b_defines_it(page: Path) -> None:
+    """A reader pastes the first example alone: `$B` must be set in it, before it is used."""
+    using = [b for b in blocks(page) if b.language == "sh" and "$B" in b.code]
+    if not using:
+        return
+    first = using[0]
+    lines = first.code.splitlines()
+    defined = [n for n, line in enumerate(lines) if DEFAULT_URL.match(line)]
+    used = min(n for n, line in enumerate(lines) if "$B" in line)
+    assert defined and defined[0] < used, f"{first.where}: $B is used before it is set (B=http://127.0.0.1:8080)"
+
+
+def operation_lists(page: Path) -> list[tuple[int, set[str]]]:
+    """Each place a page lists the spec's operationIds: (line, the names in the parentheses)."""
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for match in re.finditer(r"(?:spec's operationIds|are the spec's operationIds) \(([^)]*)\)", text):
+        found.append((text[:match.start()].count("\n") + 1, set(re.findall(r"`(\w+)`", match.group(1)))))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_a_page_that_lists_the_operations_lists_every_one(page: Path, contract) -> None:
+    for line, names in operation_lists(page):
+        assert names == set(contract.operations), f"{page.name}:{line}: {sorted(set(contract.operations) ^ names)}"
+
+
 def test_every_block_that_is_not_run_says_why() -> None:
     silent = [b.where for page in PAGES for b in blocks(page)
               if "no-run" in b.info and not re.search(r"no-run \(.+\)", b.info)]
