@@ -100,6 +100,27 @@ def test_intercept_routes_the_production_url_for_any_client(huskyvoice) -> None:
     assert huskyvoice.call_count() == 3
 
 
+@pytest.mark.parametrize("library", ["requests", "httpx"])
+def test_intercept_says_only_the_production_url_is_routed_when_a_call_elsewhere_fails(huskyvoice,
+                                                                                      library) -> None:
+    """A typo in the host goes out to the network as usual; its DNS error says why."""
+    elsewhere = "https://api.huskyvoice.invalid/v1/appointments/appt_a1b2c3d4e5"  # .invalid never resolves
+    kinds = {"requests": requests.exceptions.ConnectionError, "httpx": httpx.ConnectError}
+    with pytest.raises(kinds[library]) as raised, huskyvoice.intercept():
+        (requests.get if library == "requests" else httpx.get)(elsewhere, headers=AUTH, timeout=10)
+    assert raised.value.__notes__ == [
+        f"huskyvoice intercept(): only calls to {PRODUCTION}/... reach the sandbox; this one was to "
+        f"{elsewhere} and went out to the network as usual."]
+    huskyvoice.assert_not_called()
+
+
+def test_intercept_adds_nothing_to_errors_of_the_routed_url(huskyvoice) -> None:
+    huskyvoice.force(drop=True)
+    with pytest.raises(requests.exceptions.ConnectionError) as raised, huskyvoice.intercept():
+        requests.get(APPOINTMENT, headers=AUTH)
+    assert not getattr(raised.value, "__notes__", None)
+
+
 # -- served ----------------------------------------------------------------------------------------
 
 @pytest.mark.live

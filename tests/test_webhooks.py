@@ -91,6 +91,26 @@ def test_rest_writes_never_send_a_webhook(huskyvoice, huskyvoice_webhooks) -> No
     assert [d["event"] for d in huskyvoice.webhook_deliveries()] == ["appointment.updated"]
 
 
+def test_waiting_for_an_event_only_rest_writes_could_have_fired_fails_at_once_saying_so(
+        huskyvoice, huskyvoice_webhooks) -> None:
+    """A first-time user books over REST and waits for appointment.created: nothing will come,
+    and the failure says why at once instead of after the 10 s timeout."""
+    assert huskyvoice.create_appointment(BOOKING, key=WRITE_KEY).status == 201
+    began = time.monotonic()
+    with pytest.raises(AssertionError) as failed:
+        huskyvoice_webhooks.wait_for("appointment.created")
+    assert time.monotonic() - began < 5  # not the whole timeout
+    message = str(failed.value)
+    assert message.startswith("expected 1 appointment.created deliveries, but the sandbox has sent this "
+                              "receiver nothing and has nothing pending for it. This test's REST writes "
+                              "(POST /v1/appointments -> 201) fired none: as documented, REST writes "
+                              "never fire webhooks."), message
+    assert "huskyvoice.agent_books(...)" in message
+    # An agent booking then arrives as usual: the early answer did not break the receiver.
+    huskyvoice.agent_books({**BOOKING, "patient_name": "Agent Booked", "parent_phone": "+919800077777"})
+    assert huskyvoice_webhooks.wait_for("appointment.created")[0].payload["appointment"]["booked_via"] == "phone_call"
+
+
 def test_each_dashboard_change_fires_its_event(huskyvoice, huskyvoice_webhooks) -> None:
     booked = huskyvoice.dashboard_books(BOOKING)["appointment"]["appointment_id"]
     assert huskyvoice.dashboard_updates(booked, {"assigned_doctor": "Dr. Rao"})["event"] == "appointment.updated"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -130,4 +131,25 @@ def intercept(exchange: Exchange, base_url: str = PRODUCTION) -> Iterator[None]:
             router.route(url__startswith=base_url.rstrip("/") + "/").mock(
                 side_effect=lambda request: _httpx_answer(exchange, base_url, request))
             router.route().pass_through()
-        yield
+        try:
+            yield
+        except Exception as exc:
+            _note_if_elsewhere(exc, base_url)
+            raise
+
+
+def _note_if_elsewhere(exc: BaseException, base_url: str) -> None:
+    """A connection error from a call that went elsewhere (a typo in the host, a local URL) gets a
+    note saying that only `base_url` is routed, so the bare DNS error is not a mystery."""
+    request = getattr(exc, "request", None)
+    url = str(getattr(request, "url", "") or "")
+    if url and not _matches(url, base_url) and _is_connection_error(exc):
+        exc.add_note(f"huskyvoice intercept(): only calls to {base_url.rstrip('/')}/... reach the sandbox; "
+                     f"this one was to {url} and went out to the network as usual.")
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """requests' or httpx's own "could not connect" (only a library already imported can raise)."""
+    kinds = (getattr(sys.modules.get("requests.exceptions"), "ConnectionError", None),
+             getattr(sys.modules.get("httpx"), "TransportError", None))
+    return isinstance(exc, tuple(kind for kind in kinds if isinstance(kind, type)))

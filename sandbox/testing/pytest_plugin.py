@@ -212,10 +212,25 @@ def huskyvoice_webhooks(request: pytest.FixtureRequest, huskyvoice: InProcessSan
     returns deliveries once they arrive, their signature and shape checked."""
     from .webhooks import WebhookReceiver
 
-    receiver = WebhookReceiver(WEBHOOK_SECRET, _contract(request.config))
+    receiver = WebhookReceiver(WEBHOOK_SECRET, _contract(request.config),
+                               nothing_coming=lambda url: _nothing_coming(huskyvoice, url))
     huskyvoice.add_webhook(receiver.url, WEBHOOK_SECRET, retry_delays=TEST_RETRY_DELAYS, timeout_seconds=2)
     yield receiver
     receiver.stop()
+
+
+def _nothing_coming(sandbox: SandboxHandle, url: str) -> str | None:
+    """Why no delivery to `url` can arrive any more (the sandbox sent it none and has none
+    pending), naming the REST writes the test made, which never fire webhooks; None otherwise."""
+    if any(d["url"] == url for d in sandbox.webhook_deliveries()):
+        return None
+    writes = [str(call) for call in sandbox.journal() if call.method in ("POST", "PATCH", "DELETE")]
+    said = (f" This test's REST writes ({'; '.join(writes[:3])}{'; ...' if len(writes) > 3 else ''}) fired "
+            "none: as documented, REST writes never fire webhooks." if writes else "")
+    return ("the sandbox has sent this receiver nothing and has nothing pending for it." + said +
+            " Changes by the voice agent or the dashboard do: huskyvoice.agent_books(...), "
+            "dashboard_books(...), dashboard_updates(...), dashboard_creates_window(...), "
+            "dashboard_updates_window(...).")
 
 
 class _Dispatcher:

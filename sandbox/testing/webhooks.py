@@ -10,6 +10,7 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +40,13 @@ class Received:
 class WebhookReceiver:
     """`url` receives POSTs; `received` lists them; `wait_for` waits for some to arrive."""
 
-    def __init__(self, secret: str, contract: Any = None, path: str = "/webhooks") -> None:
+    def __init__(self, secret: str, contract: Any = None, path: str = "/webhooks", *,
+                 nothing_coming: Callable[[str], str | None] | None = None) -> None:
+        """`nothing_coming(url)`, when given, says why no delivery to `url` can still arrive
+        (none sent, none pending), or None: wait_for then fails at once, saying it."""
         self.secret = secret
         self._contract = contract
+        self._nothing_coming = nothing_coming
         self._answers: list[int] = []
         self._lock = threading.Condition()
         self._received: list[Received] = []
@@ -66,6 +71,11 @@ class WebhookReceiver:
         or if one of them is not signed right or breaks the spec."""
         __tracebackhide__ = True
         deadline = time.monotonic() + timeout
+        with self._lock:
+            arrived = [r for r in self._received if event in (None, r.event) and 200 <= r.answered < 300]
+        reason = self._nothing_coming(self.url) if self._nothing_coming and len(arrived) < count else None
+        if reason:
+            raise AssertionError(f"expected {count} {event or 'webhook'} deliveries, but {reason}")
         with self._lock:
             while True:
                 found = [r for r in self._received if event in (None, r.event) and 200 <= r.answered < 300]
