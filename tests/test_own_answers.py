@@ -98,6 +98,26 @@ def test_methods_the_spec_does_not_list_are_405(server, contract, method) -> Non
     check_response(contract, method, DOC, reply.status, reply.headers, reply.body)
 
 
+def test_a_body_over_the_limit_gets_one_message_whoever_refuses_it(contract) -> None:
+    """Just over 64 KiB the app refuses it; over 64 MiB waitress does, before the app: the same
+    words, the same limit (the route's), and an access-log line both times."""
+    live = LiveServer()  # logging: the access log is read below
+    try:
+        too_big = str(64 * 1024 + 1)
+        by_app = send(live, "PATCH", DOC, {**AUTH_JSON, "Content-Length": too_big}, b"x" * int(too_big))
+        by_server = send(live, "PATCH", DOC, {**AUTH_JSON, "Content-Length": str(64 * 1024 * 1024 + 1)}, b"")
+        world = send(live, "PUT", "/_sandbox/world", {"Content-Type": "application/yaml",
+                                                      "Content-Length": str(64 * 1024 * 1024 + 1)}, b"")
+    finally:
+        _, log = live.stop()
+    for reply in (by_app, by_server):
+        check(contract, "PATCH", reply, 413, "PAYLOAD_TOO_LARGE")
+        assert json.loads(reply.body)["error"]["message"] == "The request body is larger than 65536 bytes."
+    assert json.loads(world.body)["error"]["message"] == "The request body is larger than 67108864 bytes."
+    assert log.count(f'"PATCH {DOC}" 413 PAYLOAD_TOO_LARGE') == 2, log
+    assert '"PUT /_sandbox/world" 413 PAYLOAD_TOO_LARGE' in log
+
+
 def documented_statuses() -> list[Any]:
     contract = Contract()
     return [pytest.param(op.operation_id, status, id=f"{op.operation_id}-{status}")

@@ -20,7 +20,9 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask, WSGITask
 
 from ..session.forcing import ConnectionDropped
-from ..web.control import WORLD_MAX_BYTES
+from ..web.api import access_log, log_access
+from ..web.control import WORLD_MAX_BYTES, body_limit
+from ..web.http import payload_too_large
 from .defaults import DEFAULT_THREADS
 
 # Bodies waitress accepts at all (it refuses a Content-Length of this or more): up to the
@@ -41,15 +43,17 @@ _REASONS = {400: "Bad Request", 413: "Payload Too Large", 431: "Request Header F
             500: "Internal Server Error"}
 
 
-def refusal_body(waitress_code: int, reason: str) -> tuple[int, dict[str, object]]:
+def refusal_body(waitress_code: int, reason: str, body_limit: int | None = None) -> tuple[int, dict[str, object]]:
     """The status and envelope the sandbox sends for a request waitress refused itself (or,
-    500, for an app that failed before answering)."""
+    500, for an app that failed before answering). A body too large gets the app's own words
+    for the limit of the request's path, so one mistake has one message whoever caught it."""
     if waitress_code not in _REFUSALS:
         return 500, {"code": "INTERNAL_ERROR", "message": "An unexpected error occurred."}
     status, code, where = _REFUSALS[waitress_code]
     error: dict[str, object] = {"code": code, "message": "The request is malformed."}
     if status == 413:
-        error["message"] = f"The request body is too large: {reason}."
+        error["message"] = (payload_too_large(body_limit).message if body_limit is not None
+                            else f"The request body is too large: {reason}.")
     elif status == 431:
         error["message"] = f"The request's header block is too large: {reason}."
     if status in (400, 431):
@@ -64,8 +68,13 @@ class JsonErrorTask(ErrorTask):
         parser: Any = self.request  # the stubs call it the Error; it is the request parser
         error = parser.error
         reason = str(error.body).strip().rstrip(".")[:300]
-        status, envelope = refusal_body(error.code, reason)
+        path = getattr(parser, "path", None)  # absent when the request line itself was refused
+        limits = getattr(self.channel.server, "sandbox_body_limits", None)
+        status, envelope = refusal_body(error.code, reason, limits(path) if limits and path else None)
         payload = json.dumps({"success": False, "error": envelope}).encode("utf-8")
+        if access_log.isEnabledFor(logging.INFO):  # as the app logs the requests it answers
+            log_access(self.channel.addr[0] if self.channel.addr else None, getattr(parser, "command", "-"),
+                       path or "-", status, str(envelope["code"]), 0.0, None)
         self.status = f"{status} {_REASONS[status]}"
         self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
@@ -98,9 +107,12 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
     listeners: dict[int, Any] = {}
     server: Any = create_server(app, map=listeners, host=host, port=port, threads=threads,
                            ident="huskyvoice-sandbox", max_request_body_size=MAX_BODY_BYTES)
+    api_limit = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH")
     for listener in list(listeners.values()):  # one per address the host resolves to
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = JsonErrorChannel
+            if api_limit:  # a sandbox app (not the benchmark's bare one): its limits by path
+                listener.sandbox_body_limits = lambda path: body_limit(path, api_limit)  # type: ignore[attr-defined]
     server.sandbox_map = listeners  # listeners, and the client channels waitress adds as they come
     return server
 

@@ -29,6 +29,12 @@ bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 WORLD_MAX_BYTES = 64 * 1024 * 1024
+WORLD_PATH = "/_sandbox/world"
+
+
+def body_limit(path: str, api_limit: int) -> int:
+    """The largest body a request to `path` may send: a world, or anything else."""
+    return WORLD_MAX_BYTES if path == WORLD_PATH else api_limit
 
 
 @bp.before_request

@@ -84,7 +84,7 @@ def http_error(exc: HTTPException, method: str, path: str, max_body: int | None)
         return MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}.",
                                 headers={"Allow": ", ".join(allowed)})
     if exc.code == 413:
-        return PayloadTooLarge(f"The request body is larger than {max_body} bytes.")
+        return payload_too_large(max_body)
     if exc.code == 400:
         return ValidationError("The request is malformed.", [Detail("request", exc.description or "bad request")])
     error = ApiError(exc.description or exc.name)
@@ -181,8 +181,14 @@ def read_json(request: Request) -> Any:
         # limited stream stops at the limit silently: a byte beyond it means "too large".
         limit = request.max_content_length
         if limit is not None and len(raw) >= limit and request.environ["wsgi.input"].read(1):
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            raise payload_too_large(limit)
     return parse_json_text(raw)
+
+
+def payload_too_large(limit: int | None) -> PayloadTooLarge:
+    """The one 413 for a body over its limit, whoever refuses it (the app, or the HTTP server
+    before the app saw it: serve/server.py)."""
+    return PayloadTooLarge(f"The request body is larger than {limit} bytes.")
 
 
 def _check_json_type(request: Request) -> None:
