@@ -500,6 +500,25 @@ def test_health_with_an_admin_token(serve) -> None:
     assert from_env.returncode == 0, from_env.stderr
 
 
+def test_health_of_something_that_is_not_http_exits_1_saying_why() -> None:
+    with socket.socket() as garbage:
+        garbage.bind(("127.0.0.1", 0))
+        garbage.listen(1)
+        port = garbage.getsockname()[1]
+
+        def answer() -> None:
+            connection, _ = garbage.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SSH-2.0-OpenSSH\r\n")
+
+        threading.Thread(target=answer, daemon=True).start()
+        result = run("health", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr == (f"unhealthy: http://127.0.0.1:{port}: the answer is not HTTP "
+                             "(BadStatusLine: 'SSH-2.0-OpenSSH')\n")
+
+
 def test_health_of_nothing_exits_1_saying_why() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ API; never a REST write), how they arrive at a real local receiver (signed, as o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -169,6 +170,33 @@ def test_a_receiver_that_is_down_is_tried_and_given_up(huskyvoice) -> None:
     delivery = _settled(huskyvoice)
     assert delivery["status"] == "failed" and len(delivery["attempts"]) == 3
     assert all(a["status"] is None and a["error"] for a in delivery["attempts"])
+
+
+def test_a_receiver_that_answers_something_other_than_http_is_a_failed_attempt(huskyvoice) -> None:
+    """A receiver (or a port in front of it) that answers garbage: each attempt fails, saying
+    so, and the delivery is given up; it does not stay pending forever with no attempt."""
+    garbage = socket.socket()
+    garbage.bind(("127.0.0.1", 0))
+    garbage.listen(8)
+
+    def answer_garbage() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                connection, _ = garbage.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"this is not HTTP\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        huskyvoice.add_webhook(f"http://127.0.0.1:{garbage.getsockname()[1]}/hooks", SECRET,
+                               retry_delays=[0.05])
+        huskyvoice.agent_books(BOOKING)
+        delivery = _settled(huskyvoice)
+    finally:
+        garbage.close()
+    assert delivery["status"] == "failed" and len(delivery["attempts"]) == 2
+    assert all(a["status"] is None and "BadStatusLine" in a["error"] for a in delivery["attempts"])
 
 
 def test_a_receiver_that_never_answers_does_not_slow_the_api(huskyvoice) -> None:

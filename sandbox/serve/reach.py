@@ -4,6 +4,7 @@ imports them, and a container's health check should start fast."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -45,6 +46,8 @@ def health_problem(base_url: str, admin_token: str | None, timeout: float = 3.0)
         return {}, getattr(exc.reason, "strerror", None) or str(exc.reason)
     except ValueError:
         return {}, "the answer is not JSON"
+    except http.client.HTTPException as exc:  # something answered, but not in HTTP
+        return {}, f"the answer is not HTTP ({type(exc).__name__}: {str(exc).strip()[:60]!r})"
     except OSError as exc:  # a timeout, a reset
         return {}, getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     data = document.get("data") if isinstance(document, dict) else None

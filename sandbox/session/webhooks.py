@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import http.client
 import itertools
 import json
 import logging
@@ -197,7 +198,8 @@ class Deliveries:
                 return response.status, None
         except urllib.error.HTTPError as answered:
             return answered.code, None
-        except (urllib.error.URLError, OSError) as failed:  # refused, unreachable, timed out
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as failed:
+            # refused, unreachable, timed out, or an answer that is not HTTP
             reason = getattr(failed, "reason", failed)
             return None, f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
 
