@@ -86,8 +86,8 @@ class Contract:
         self.operations = {op.operation_id: op for op in self._read_operations()}
         self._validators: dict[str, GatedValidator] = {}
         self._body_fields = {
-            op.operation_id: tuple(self.resolve(op.body_pointer).get("properties", {}))
-            if op.body_pointer else () for op in self.operations.values()
+            op.operation_id: _named_fields(self.resolve(op.body_pointer)) if op.body_pointer else ()
+            for op in self.operations.values()
         }
         self._body_validators = {
             op.operation_id: self._validator(op.body_pointer)
@@ -206,7 +206,8 @@ class Contract:
         return "".join(lines[:start + 1]) + own + production + "".join(lines[end:])
 
     def body_fields(self, operation_id: str) -> tuple[str, ...]:
-        """The request body's declared properties, in spec order."""
+        """The fields the request body's schema names, in spec order: its properties, then the
+        fields it refuses (`dependentSchemas`: what names a calendar window, which cannot change)."""
         return self._body_fields[operation_id]
 
     def resolve(self, pointer: str) -> dict[str, Any]:
@@ -355,6 +356,10 @@ class Contract:
         return self.resolve(self.deref_pointer(node["$ref"][1:])) if "$ref" in node else node
 
 
+def _named_fields(schema: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*schema.get("properties", {}), *schema.get("dependentSchemas", {})]))
+
+
 def _escape(name: str) -> str:
     """A name as one JSON-pointer segment."""
     return name.replace("~", "~0").replace("/", "~1")
@@ -384,9 +389,10 @@ def _detail(error: Any) -> Detail:
     if error.validator == "required":  # located at the missing field, like a world's
         return Detail(location([*path, _missing(error)], "body"), "is required")
     # A schema's x-error-message explains any failure of it; at the top level it explains
-    # only the "at least one field" rule, not, say, a wrong type of body.
+    # only the "at least one field" rule (a `not`: no object without any of the fields), not,
+    # say, a wrong type of body.
     message = error.schema.get("x-error-message") if isinstance(error.schema, dict) else None
-    if not path and error.validator != "anyOf":
+    if not path and error.validator not in ("not", "anyOf"):
         message = None
     text = message or short_message(error)
     return Detail(location(path, "body"), text[:MAX_MESSAGE_CHARS])
