@@ -171,6 +171,34 @@ def test_invalid_date_details_quote_an_example(client) -> None:
     assert "UTC" in detail["message"]
 
 
+@pytest.mark.parametrize("value, message", [
+    ("2026-02-30T09:30:00Z", "2026-02-30 does not exist: February 2026 has 28 days"),
+    ("2028-02-30T09:30:00.000Z", "2028-02-30 does not exist: February 2028 has 29 days"),
+    ("2026-06-31T09:30:00Z", "2026-06-31 does not exist: June 2026 has 30 days"),
+    ("2026-13-01T09:30:00Z", "2026-13-01 does not exist: there is no month 13"),
+])
+def test_a_day_that_does_not_exist_is_said_to_not_exist(client, value, message) -> None:
+    """It has the form and a time; what is wrong is the day, and the answer says that."""
+    response = client.patch(URL, json={"appointment_date": value}, headers=HEADERS)
+    assert validation_details(response) == [{"location": "body.appointment_date", "message": message}]
+
+
+@pytest.mark.parametrize("path", ["/v1/appointments?date={}", "/v1/appointment-slots/availability?date={}",
+                                  "/v1/appointment-slots/schedule-tracking?date_from={}"])
+@pytest.mark.parametrize("value, message", [
+    ("tomorrow", 'must be a date, YYYY-MM-DD, e.g. "2026-06-15"'),
+    ("15-06-2026", 'must be a date, YYYY-MM-DD, e.g. "2026-06-15"'),
+    ("2026-02-29", "2026-02-29 does not exist: February 2026 has 28 days"),
+    ("0000-01-01", "year 0000 does not exist; years run from 0001 to 9999"),
+])
+def test_a_bad_date_in_the_query_gets_one_plain_detail(client, path, value, message) -> None:
+    """One detail per parameter, in words: not the format and the raw pattern both."""
+    response = client.get(path.format(value), headers=HEADERS)
+    [detail] = validation_details(response)
+    assert detail["message"] == message
+    assert "\\d" not in json.dumps(response.get_json())  # no regular expression in the answer
+
+
 # -- enums -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field, value", [

@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 
 from ..domain.errors import Detail, location
 from ..resources import spec_path
-from .gate import GatedValidator, short_message
+from .gate import GatedValidator, impossible_day, short_message
 
 SPEC_URI = "urn:huskyvoice:openapi"
 MAX_DETAILS = 20
@@ -249,10 +249,16 @@ class Contract:
                 continue
             values[param.name] = _typed(given[0], param.kind)
         if op.query:
+            # One detail per parameter: its most specific problem (a day that does not exist,
+            # rather than also the pattern that year 0000 breaks).
             errors = sorted(self._query_validators[operation_id].iter_errors(values),
-                            key=lambda e: [str(p) for p in e.path])
-            problems += [Detail(location(e.absolute_path, "query"), short_message(e)[:MAX_MESSAGE_CHARS])
-                         if e.absolute_path else Detail(f"query.{_missing(e)}", "is required") for e in errors]
+                            key=lambda e: ([str(p) for p in e.path], impossible_day(e) is None))
+            located = [Detail(location(e.absolute_path, "query"), _message(e))
+                       if e.absolute_path else Detail(f"query.{_missing(e)}", "is required") for e in errors]
+            first: dict[str, Detail] = {}
+            for detail in located:
+                first.setdefault(detail.location, detail)
+            problems += first.values()
         for param in op.query:
             default = self.resolve(param.schema_pointer).get("default")
             if param.name not in values and default is not None:
@@ -391,8 +397,15 @@ def _detail(error: Any) -> Detail:
     # A schema's x-error-message explains any failure of it; at the top level it explains
     # only the "at least one field" rule (a `not`: no object without any of the fields), not,
     # say, a wrong type of body.
+    return Detail(location(path, "body"), _message(error, top_level=not path))
+
+
+def _message(error: Any, top_level: bool = False) -> str:
+    """What a detail says: a day that does not exist, said so; else the schema's own
+    x-error-message (which explains any failure of it: a pattern and a format failing alike
+    say one thing), except at the top level of a body; else jsonschema's, shortened."""
+    impossible = impossible_day(error)
     message = error.schema.get("x-error-message") if isinstance(error.schema, dict) else None
-    if not path and error.validator not in ("not", "anyOf"):
+    if top_level and error.validator not in ("not", "anyOf"):
         message = None
-    text = message or short_message(error)
-    return Detail(location(path, "body"), text[:MAX_MESSAGE_CHARS])
+    return (impossible or message or short_message(error))[:MAX_MESSAGE_CHARS]

@@ -8,6 +8,8 @@ jsonschema for the located report. tests/test_world_gate.py checks that the two 
 
 from __future__ import annotations
 
+import calendar
+import re
 from typing import Any
 
 import jsonschema_rs
@@ -34,8 +36,32 @@ class GatedValidator:
                 for e in self._gate.iter_errors(instance)]
 
 
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def impossible_day(error: SchemaError) -> str | None:
+    """For a date or date-time in the right form whose day does not exist ("2026-02-30"), the
+    message that says so; None for any other failure."""
+    if error.validator != "format" or error.validator_value not in ("date", "date-time"):
+        return None
+    found = _DAY.match(error.instance) if isinstance(error.instance, str) else None
+    if found is None:
+        return None
+    year, month, day = (int(part) for part in found.groups())
+    if year == 0:
+        return "year 0000 does not exist; years run from 0001 to 9999"
+    if not 1 <= month <= 12:
+        return f"{found.group(0)} does not exist: there is no month {found.group(2)}"
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        return (f"{found.group(0)} does not exist: {calendar.month_name[month]} {year} has {days} days")
+    return None
+
+
 def short_message(error: SchemaError) -> str:
     """jsonschema's message, shorter, and without echoing a huge value back."""
+    if (impossible := impossible_day(error)) is not None:
+        return impossible
     if error.validator == "maxLength":
         return f"is longer than {error.validator_value} characters"
     if error.validator == "type":
