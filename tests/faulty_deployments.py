@@ -33,12 +33,13 @@ def world(today: date) -> dict[str, Any]:
     Asia/Kolkata. The lent appointment is Asha's checkup in two days' Morning; she has another
     checkup two days later; the Evening in three days is full; the Morning in five days is closed."""
     lent_on = today + timedelta(days=2)
+    booked = today - timedelta(days=1)  # created and last changed yesterday: before any run's writes
 
     def appointment(appointment_id: str, on: date, session: str, patient: str, phone: str) -> dict[str, Any]:
         return {"appointment_id": appointment_id, "appointment_type": CHECKUP, "branch_id": "branch_main",
                 "date": on.isoformat(), "session": session, "batch": session[0] + "A",
                 "patient_name": patient, "parent_phone": phone, "status": "confirmed",
-                "created_at": f"{today.isoformat()}T08:00:00.000Z", "updated_at": f"{today.isoformat()}T08:00:00.000Z"}
+                "created_at": f"{booked}T08:00:00.000Z", "updated_at": f"{booked}T08:00:00.000Z"}
 
     windows = []
     for day in DAY_NAMES:
@@ -160,6 +161,58 @@ def status_ignores_request() -> None:
                  if patch.appointment_date is not UNSET and new.active else new)
 
 
+def updated_at_stays() -> None:
+    """A change is saved, but updated_at keeps its old value."""
+    _after_patch(lambda new, old, patch: replace(new, updated_at=old.updated_at))
+
+
+def created_at_follows() -> None:
+    """Every change rewrites created_at too (an upsert that sets both)."""
+    _after_patch(lambda new, old, patch: replace(new, created_at=new.updated_at))
+
+
+def cancel_again_touches() -> None:
+    """A repeated cancel changes nothing but updated_at, which it moves to now."""
+    from huskyvoice_sandbox.domain import appointments
+
+    def make(original: Any) -> Any:
+        def update(store: Any, org: Any, appointment_id: str, patch: Any, now: Any) -> Any:
+            with store.lock:
+                current = appointments.get(store, org, appointment_id)
+                if current.status == "cancelled" and patch.only_cancels:
+                    touched = replace(current, updated_at=now)
+                    store.put(touched)
+                    return touched
+            return original(store, org, appointment_id, patch, now)
+        return update
+    _patch(appointments, "update", make)
+
+
+def _ascii(text: Any) -> Any:
+    return text.encode("ascii", "replace").decode("ascii") if isinstance(text, str) else text
+
+
+def text_as_ascii() -> None:
+    """Notes and the doctor's name are stored in an ASCII column: every other character
+    becomes `?`, and the answer shows what was stored."""
+    _after_patch(lambda new, old, patch: replace(new, assigned_doctor=_ascii(new.assigned_doctor),
+                                                 notes=_ascii(new.notes)))
+
+
+def short_notes_column() -> None:
+    """Notes longer than 255 characters are refused: 400 VALIDATION_ERROR, body.notes."""
+    from huskyvoice_sandbox.domain import booking
+    from huskyvoice_sandbox.domain.errors import InvalidField
+
+    def make(original: Any) -> Any:
+        def apply_patch(org: Any, ledger: Any, current: Any, patch: Any, now: Any) -> Any:
+            if isinstance(patch.notes, str) and len(patch.notes) > 255:
+                raise InvalidField("notes", "must be at most 255 characters")
+            return original(org, ledger, current, patch, now)
+        return apply_patch
+    _patch(booking, "apply_patch", make)
+
+
 DOMAIN: dict[str, Callable[[], None]] = {
     "full-window-books": full_window_books,
     "duplicate-accepted": duplicate_accepted,
@@ -168,6 +221,11 @@ DOMAIN: dict[str, Callable[[], None]] = {
     "session-does-not-follow-window": session_stays,
     "date-does-not-follow-window": date_stays,
     "status-ignores-request": status_ignores_request,
+    "updated-at-never-moves": updated_at_stays,
+    "created-at-changes": created_at_follows,
+    "cancel-again-moves-updated-at": cancel_again_touches,
+    "text-stored-as-ascii": text_as_ascii,
+    "long-notes-refused": short_notes_column,
 }
 
 
@@ -220,7 +278,23 @@ def stale_reads(app: Any) -> Any:
     return wrapped
 
 
-KINDS = sorted([*DOMAIN, *REWRITES, "stale-reads"])
+def body_read_as_latin_1(app: Any) -> Any:
+    """A request body decoded as Latin-1, not UTF-8 (a server that ignores JSON's encoding):
+    `\\u` escapes arrive intact, but every character sent as itself becomes several (mojibake):
+    stored so, or refused when it no longer fits (400 VALIDATION_ERROR)."""
+    import io
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            body = environ["wsgi.input"].read(length).decode("latin-1").encode("utf-8")
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        return app(environ, start_response)
+    return wrapped
+
+
+WRAPPERS: dict[str, Callable[[Any], Any]] = {"stale-reads": stale_reads, "body-read-as-latin-1": body_read_as_latin_1}
+KINDS = sorted([*DOMAIN, *REWRITES, *WRAPPERS])
 
 
 def faulty_app(kind: str, world_path: str) -> Any:
@@ -234,8 +308,8 @@ def faulty_app(kind: str, world_path: str) -> Any:
         from broken_targets import rewriting  # the contract kit's broken targets rewrite the same way
 
         return rewriting(app, REWRITES[kind])
-    if kind == "stale-reads":
-        return stale_reads(app)
+    if kind in WRAPPERS:
+        return WRAPPERS[kind](app)
     if kind not in DOMAIN and kind != "faithful":
         raise SystemExit(f"unknown kind {kind!r}; one of: faithful, {', '.join(KINDS)}")
     return app

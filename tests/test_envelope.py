@@ -242,13 +242,23 @@ def test_spec_needs_no_credentials(client, path) -> None:
 
 # -- the root, and the spec as served ------------------------------------------------------------
 
-def test_the_root_points_to_the_docs_the_specs_and_health(client) -> None:
+def test_the_root_points_to_the_docs_the_specs_and_health(client, contract) -> None:
     body = client.get("/", base_url="http://127.0.0.1:8123").get_json()
     assert body["success"] is True
-    assert {k: v for k, v in body["data"].items() if k not in ("name", "version")} == {
+    assert {k: v for k, v in body["data"].items() if k not in ("name", "version", "operations")} == {
         "docs": "http://127.0.0.1:8123/docs", "openapi": "http://127.0.0.1:8123/openapi.yaml",
         "control_api": "http://127.0.0.1:8123/_sandbox/openapi.yaml",
-        "health": "http://127.0.0.1:8123/_sandbox/health", "api": "http://127.0.0.1:8123/v1/"}
+        "health": "http://127.0.0.1:8123/_sandbox/health"}
+    assert body["data"]["operations"] == [
+        {"operation": op.operation_id, "method": op.method, "path": op.path} for op in contract.operations.values()]
+
+
+def test_every_address_the_root_gives_answers(client) -> None:
+    """A first-time user follows each link of GET /: none is a 404 (it once listed /v1/)."""
+    data = client.get("/", base_url="http://127.0.0.1:8123").get_json()["data"]
+    for name, url in data.items():
+        if isinstance(url, str) and url.startswith("http"):
+            assert client.get(url.removeprefix("http://127.0.0.1:8123")).status_code == 200, name
 
 
 @pytest.mark.parametrize("path", ["/openapi.yaml", "/openapi.json"])

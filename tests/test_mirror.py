@@ -1,13 +1,19 @@
 """`huskyvoice-sandbox mirror` against a served sandbox: the world it writes is the served one up
 to the documented losses, it sends nothing but GETs (the sandbox's own journal says so), it
-waits out 429s for their Retry-After, and it stops at its budget."""
+waits out 429s for their Retry-After, and it stops at its budget. And, for `mirror` and `drift`
+alike: a target that does not answer or is not the API, and an interrupted run, are said in one
+line, with exit status 2."""
 
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +23,7 @@ import yaml
 from huskyvoice_sandbox.remote.mirror import APPOINTMENT_FIELDS, MirrorError, Reader, mirror
 from huskyvoice_sandbox.worlds.world import load_world, load_world_file
 
-from helpers import OTHER_ORG_KEY, WRITE_KEY, LiveServer
+from helpers import OTHER_ORG_KEY, WRITE_KEY, LiveServer, free_port, wait_for_port
 
 pytestmark = pytest.mark.live
 
@@ -118,6 +124,85 @@ def test_the_budget_stops_the_mirror_with_a_clear_error(served) -> None:
 def test_an_unknown_key_is_said_in_a_line(served, tmp_path: Path) -> None:
     run = subprocess.run([*CLI, "mirror", "--base-url", served.url, "--api-key", "sk_nobody",
                           "-o", str(tmp_path / "m.yaml")], capture_output=True, text=True, timeout=30)
-    assert run.returncode == 1
+    assert run.returncode == 2  # it could not run
     assert run.stderr.strip().splitlines()[-1] == "error: GET /v1/services answered 401: UNAUTHORIZED: Invalid API key."
     assert not (tmp_path / "m.yaml").exists()
+
+
+@pytest.fixture(scope="module")
+def not_the_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Addresses where the API is not: a port nobody listens on, a server that does not speak
+    HTTP (an SSH banner), a static file server (the standard library's), and a sandbox asked
+    under a path prefix it does not have."""
+    banner = socket.create_server(("127.0.0.1", 0))
+
+    def answer_with_a_banner() -> None:
+        while True:
+            try:
+                connection, _ = banner.accept()
+            except OSError:  # closed: the module is done
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    threading.Thread(target=answer_with_a_banner, daemon=True).start()
+    root = tmp_path_factory.mktemp("static")
+    (root / "index.html").write_text("<!doctype html><h1>Welcome</h1>\n")
+    port = free_port()
+    files = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                              "--directory", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sandbox = LiveServer("--quiet")
+    try:
+        wait_for_port(port, files, "the static file server")
+        yield {"dead-port": f"http://127.0.0.1:{free_port()}", "static-files": f"http://127.0.0.1:{port}",
+               "wrong-prefix": f"{sandbox.url}/api", "not-http": f"http://127.0.0.1:{banner.getsockname()[1]}"}
+    finally:
+        banner.close()
+        sandbox.stop()
+        files.terminate()
+        files.communicate(timeout=10)
+
+
+SAID = {  # what the one line says, after "error: <base url> ": as `contract` says it (serve/reach.py)
+    "dead-port": "does not answer (Connection refused); is the address right, and is it running?",
+    "not-http": "does not answer in HTTP (BadStatusLine: 'SSH-2.0-OpenSSH_9.6')",
+    "static-files": "is not the HuskyVoice API: GET /v1/appointments without a key answered 404 text/html, "
+                    "not the documented 401; is the base URL right (the API's paths start with /v1/)?",
+    "wrong-prefix": "is not the HuskyVoice API: GET /api/v1/appointments without a key answered 404 "
+                    "application/json, not the documented 401; is the base URL right (the API's paths "
+                    "start with /v1/)?",
+}
+
+
+def _command(command: str, url: str, tmp_path: Path) -> list[str]:
+    output = ["-o", str(tmp_path / "mirror.yaml")] if command == "mirror" else []
+    return [*CLI, command, "--base-url", url, "--api-key", WRITE_KEY, *output]
+
+
+@pytest.mark.parametrize("target", sorted(SAID))
+@pytest.mark.parametrize("command", ["mirror", "drift"])
+def test_a_target_that_is_not_the_api_is_said_in_one_line(command: str, target: str, not_the_api: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    url = not_the_api[target]
+    result = subprocess.run(_command(command, url, tmp_path), capture_output=True, text=True, timeout=60)
+    printed = (result.stdout + result.stderr).splitlines()
+    assert (result.returncode, printed) == (2, [f"error: {url} {SAID[target]}"])
+    assert not (tmp_path / "mirror.yaml").exists()
+
+
+@pytest.mark.parametrize("command", ["mirror", "drift"])
+def test_an_interrupted_run_is_said_in_one_line(command: str, tmp_path: Path) -> None:
+    """Ctrl+C while the command waits for its first answer: exit 2, one line, no traceback."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(30)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        process = subprocess.Popen(_command(command, url, tmp_path), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        connection, _ = listener.accept()  # the command sent its first request: it waits for the answer
+        with connection:
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+    assert (process.returncode, (out + err).splitlines()) == (2, ["error: interrupted (nothing was written)"])

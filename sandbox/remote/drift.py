@@ -1,17 +1,24 @@
 """`huskyvoice-sandbox drift`, one run: mirror the deployment, serve the mirror in process,
 send the planned requests to both in order, and collect a row per request (with what differed,
-if anything)."""
+if anything).
+
+Where the sandbox cannot predict a value, relations are checked instead: the lent appointment's
+`updated_at` must move forward when the sandbox's does (its clock follows the deployment's Date
+headers, so a frozen deployment is mirrored frozen), must stay when a write is refused, and its
+`created_at` must never change.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
+from ..domain.clock import parse_utc
 from ..spec.contract import Contract
-from .compare import differences, summary
+from .compare import MAX_DIFFERENCES, differences, same_instant, summary
 from .mirror import Mirror, Reader, mirror
 from .plan import NO_SUCH, Plan, Probe, plan
 from .wire import NOT_A_KEY, Call, Deployment, Mirrored, Reply, Unreachable
@@ -20,7 +27,8 @@ DOCUMENTED_RATE_LIMIT = 60  # requests a minute per key (rate-limits page)
 
 
 class DriftError(Exception):
-    """The run cannot start: the deployment cannot be mirrored, or a lent id is not in it."""
+    """The run cannot be made: the deployment cannot be mirrored, a lent id is not in it, the
+    deployment stopped answering, or the run was interrupted."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class Options:
     start: date | None = None
     days: int = 14
     budget: int = 600
-    rate_limit: int = DOCUMENTED_RATE_LIMIT
+    rate_limit: int | None = None  # None: the documented 60, if the deployment answers 429 at all
     probe_rate_limit: bool = True
 
 
@@ -64,6 +72,7 @@ class Outcome:
     requests: int = 0  # sent to the deployment, the mirror's included
     put_back: str | None = None  # with writes: whether the lent appointment is back
     writes: bool = False  # were writes planned (and sent)?
+    clock: str = ""  # whose time the run used
 
     @property
     def drifted(self) -> list[Row]:
@@ -73,32 +82,40 @@ class Outcome:
 def run(options: Options, progress: Callable[[str], None] = lambda m: None,
         sleep: Callable[[float], None] = time.sleep) -> Outcome:
     reader = Reader(options.base_url, options.api_key, options.budget, progress, sleep)
-    start = options.start or datetime.now(UTC).date()
-    mirrored = mirror(reader, start, options.days)
+    mirrored = mirror(reader, options.start, options.days)  # the deployment's today, by default
     _check_lent(mirrored, options.appointment_ids)
-    sandbox = Mirrored(mirrored.document)
-    dates = [start + timedelta(days=n) for n in range(options.days)]
-    chosen = plan(sandbox, list(options.appointment_ids), dates, datetime.now(UTC),
+    sandbox = Mirrored(mirrored.document, now=mirrored.now)
+    chosen = plan(sandbox, list(options.appointment_ids), mirrored.dates, reader.clock.now(),
                   read_key=bool(options.read_only_key), other_key=bool(options.other_key),
                   writes=options.allow_writes and bool(options.appointment_ids), lost=mirrored.lost)
     keys = {"write": options.api_key, "read": options.read_only_key or "",
             "other": options.other_key or "", "bogus": NOT_A_KEY}
-    deployment = Deployment(options.base_url, keys, sleep, progress)
-    session = Session(deployment, sandbox, frozenset(mirrored.lost_ids), progress)
+    deployment = Deployment(options.base_url, keys, sleep, progress, clock=reader.clock)
+    session = Session(deployment, sandbox, frozenset(mirrored.lost_ids), progress,
+                      subject=options.appointment_ids[0] if chosen.writes else None)
     outcome = Outcome(options, mirrored, not_exercised=dict(chosen.not_exercised), writes=bool(chosen.writes))
     try:
         if chosen.writes:
             _check_put_back_possible(deployment, sandbox, options.appointment_ids[0])
         session.run(chosen, options)
-    except Unreachable as lost:
-        raise DriftError(f"{lost}" + (f"; {session.put_back}" if session.put_back else "")) from None
-    outcome.rows = session.rows + _contract_rows(sandbox.contract, deployment.sent)
-    outcome.put_back = session.put_back
-    if options.probe_rate_limit:
-        outcome.rows.append(_rate_limit(deployment, sandbox, options.rate_limit))
-    else:
-        outcome.not_exercised["rate-limit"] = "--no-rate-limit-probe"
+        outcome.rows = session.rows + _contract_rows(sandbox.contract, deployment.sent)
+        outcome.put_back = session.put_back
+        if options.probe_rate_limit:
+            row, why = _rate_limit(deployment, sandbox, options.rate_limit)
+            if row is not None:
+                outcome.rows.append(row)
+            else:
+                outcome.not_exercised["rate-limit"] = why
+        else:
+            outcome.not_exercised["rate-limit"] = "--no-rate-limit-probe"
+    except (Unreachable, KeyboardInterrupt) as stopped:
+        why = str(stopped) if isinstance(stopped, Unreachable) else "interrupted"
+        wrote = any(call.method != "GET" and call.route == f"/v1/appointments/{session.subject}"
+                    for call, _ in deployment.sent)
+        where = session.put_back or ("" if wrote else "nothing was written")
+        raise DriftError(why + (f"; {where}" if where else "")) from None
     outcome.requests = reader.sent + len(deployment.sent)
+    outcome.clock = reader.clock.describe()
     return outcome
 
 
@@ -133,7 +150,11 @@ class Session:
     sandbox: Mirrored
     unmirrored: frozenset[str]
     progress: Callable[[str], None]
+    subject: str | None = None  # the lent appointment the writes go to
     rows: list[Row] = field(default_factory=list)
+    written: set[str] = field(default_factory=set)  # ids a write was accepted for, on either side
+    seen: dict[str, Any] = field(default_factory=dict)  # side -> the subject as last shown
+    created: list[tuple[str, Any]] = field(default_factory=list)  # the deployment's created_at, answer by answer
     last: dict[str, Any] = field(default_factory=dict)  # side -> the subject as the last write answered
     diverged: Probe | None = None  # the write after which the two sides' appointment differs
     put_back: str | None = None  # whether the lent appointment is back where it was
@@ -154,6 +175,8 @@ class Session:
                 self.put_back = self._put_back_now(chosen.writes[-1])
                 self.progress(self.put_back)
             raise
+        if chosen.writes:
+            self.rows.append(self._created_at_row())
 
     def _put_back_now(self, probe: Probe) -> str:
         try:
@@ -162,16 +185,27 @@ class Session:
         except Unreachable as lost:
             return f"{probe.read_back} is NOT back as it was ({lost}): put it back by hand: {probe.call}"
 
+    def both(self, call: Call) -> tuple[Reply, Reply]:
+        """The deployment's answer, then the sandbox's, its clock at the deployment's time."""
+        theirs = self.deployment.send(call)
+        self.sandbox.at(self.deployment.clock.now())  # its Date; this machine's clock if it sends none
+        return theirs, self.sandbox.send(call)
+
     def exchange(self, probe: Probe) -> None:
         if probe.call.path == f"/v1/appointments/{NO_SUCH}" and probe.call.method != "GET" and self.nowhere_exists:
             return  # the id meant to exist nowhere exists there: nothing is sent to it
-        theirs, ours = self.deployment.send(probe.call), self.sandbox.send(probe.call)
+        before = dict(self.seen)
+        theirs, ours = self.both(probe.call)
         if probe.call.path == f"/v1/appointments/{NO_SUCH}" and probe.call.method == "GET":
             self.nowhere_exists = theirs.status != 404
-        found = differences(theirs, ours, self.unmirrored)
+        if probe.call.method != "GET" and (theirs.status < 300 or ours.status < 300):
+            self.written.add(probe.call.route.rsplit("/", 1)[-1])
+        self._saw(probe.label, probe.call, theirs, ours)
+        found = differences(theirs, ours, self.unmirrored, frozenset(self.written))
         follows = self._follows(found, same_outcome=(theirs.status, theirs.code) == (ours.status, ours.code))
         if probe.unchanged and (theirs.data == self.last.get("deployment")) != (ours.data == self.last.get("sandbox")):
-            found.append("the appointment changed, expected it as the previous answer gave it (updated_at too)"
+            found.append(f"the appointment changed ({_changed(theirs.data, self.last.get('deployment'))}), expected "
+                         "it as the previous answer gave it, updated_at too"
                          if ours.data == self.last.get("sandbox") else "expected a change")
         self.rows.append(_row(probe.label, follows.rule if follows else probe.rule, probe.call, theirs, ours,
                               found, follows))
@@ -181,8 +215,10 @@ class Session:
             self.last = {"deployment": theirs.data, "sandbox": ours.data}
         if probe.read_back:
             call = Call("GET", f"/v1/appointments/{probe.read_back}")
-            theirs_now, ours_now = self.deployment.send(call), self.sandbox.send(call)
-            found = differences(theirs_now, ours_now, self.unmirrored)
+            theirs_now, ours_now = self.both(call)
+            self._saw(f"read back, after: {probe.label}", call, theirs_now, ours_now)
+            found = differences(theirs_now, ours_now, self.unmirrored, frozenset(self.written))
+            found += _as_answered(theirs_now, theirs)
             follows = self._follows(found, same_outcome=True)
             rule = follows.rule if follows else "read-after-write"
             if follows is probe:  # the read-back of the write that differed: part of that difference
@@ -193,6 +229,54 @@ class Session:
                 self.diverged = None
             if probe.restores:
                 self.put_back = _put_back(probe, theirs_now)
+            if not probe.unchanged:  # a repeated cancel: its own rule says the record stays as it was
+                self.rows.append(self._updated_at_row(probe, before, theirs, ours, theirs_now))
+
+    def _saw(self, label: str, call: Call, theirs: Reply, ours: Reply) -> None:
+        """Note the lent appointment as each side shows it, and the deployment's created_at."""
+        for side, reply in (("deployment", theirs), ("sandbox", ours)):
+            data = reply.data
+            if reply.status < 300 and isinstance(data, dict) and self.subject \
+                    and data.get("appointment_id") == self.subject:
+                self.seen[side] = data
+                if side == "deployment" and self.written:
+                    self.created.append((f"{label}: {call.method} {call.path}", data.get("created_at")))
+
+    def _updated_at_row(self, probe: Probe, before: dict[str, Any], theirs: Reply, ours: Reply,
+                        theirs_now: Reply) -> Row:
+        """How the deployment's updated_at moved on a write: forward when the sandbox's did
+        (both clocks read the deployment's time), not at all when the deployment refused it."""
+        was = (before.get("deployment") or {}).get("updated_at")
+        sandbox_was = (before.get("sandbox") or {}).get("updated_at")
+        moved = ours.status < 300 and isinstance(ours.data, dict) and _later(ours.data.get("updated_at"), sandbox_was)
+        found: list[str] = []
+        if theirs.status < 300 and isinstance(theirs.data, dict):
+            now = theirs.data.get("updated_at")
+            expected = "later than before" if moved else "any (the sandbox's did not move: same second, or frozen)"
+            if moved and was is not None and not _later(now, was):
+                how = "went back" if _later(was, now) else "did not move"
+                found.append(f"body.data.updated_at {how}: {now!r}, was {was!r}; expected later")
+        else:
+            now = (theirs_now.data or {}).get("updated_at") if isinstance(theirs_now.data, dict) else None
+            expected = "as before (the write was refused)"
+            if theirs.status >= 400 and theirs_now.status < 300 and was is not None and not same_instant(now, was):
+                found.append(f"read back: updated_at {now!r}, was {was!r}: it moved though the write was refused")
+        return Row(f"updated_at, {probe.label}", "updated-at", str(probe.call), f"updated_at {now}",
+                   f"updated_at {expected}", tuple(found))
+
+    def _created_at_row(self) -> Row:
+        """The lent appointment's created_at in every answer of the deployment since the first
+        accepted write: as the mirror read it."""
+        mirrored = next((a.get("created_at") for a in self.sandbox.source["organizations"][0]["appointments"]
+                         if a.get("appointment_id") == self.subject), None)
+        changed = [f"{where}: created_at {value!r}, expected {mirrored!r}" for where, value in self.created
+                   if mirrored is not None and not same_instant(value, mirrored)]
+        shown = changed[:MAX_DIFFERENCES] + ([f"... and {len(changed) - MAX_DIFFERENCES} more"]
+                                             if len(changed) > MAX_DIFFERENCES else [])
+        return Row(f"created_at of {self.subject}, answer by answer", "created-at",
+                   f"every answer with {self.subject} after a write ({len(self.created)})",
+                   f"created_at changed in {len(changed)}" if changed else f"created_at {mirrored}",
+                   f"created_at {mirrored}", tuple(shown))
 
     def _follows(self, found: list[str], same_outcome: bool) -> Probe | None:
         """The earlier write whose difference this answer only carries on (the appointment
@@ -214,12 +298,35 @@ class Session:
                    f"200 none of the {len(held)} appointments of the key's organization", tuple(found))
 
 
+def _changed(now: Any, was: Any) -> str:
+    """The fields of an appointment that differ between two answers: `updated_at, status`."""
+    if not isinstance(now, dict) or not isinstance(was, dict):
+        return "not an appointment" if not isinstance(now, dict) else "no earlier answer"
+    return ", ".join(name for name in dict.fromkeys([*was, *now]) if now.get(name) != was.get(name))
+
+
+def _later(one: Any, other: Any) -> bool:
+    """Is timestamp `one` later than `other`? False when either is not a timestamp."""
+    try:
+        return parse_utc(one) > parse_utc(other)
+    except ValueError:
+        return False
+
+
+def _as_answered(read: Reply, write: Reply) -> list[str]:
+    """The timestamps a read-back shows that differ from those the write answered."""
+    if read.status >= 300 or write.status >= 300 or not isinstance(read.data, dict) or not isinstance(write.data, dict):
+        return []
+    return [f"body.data.{name}: {read.data.get(name)!r}, the write answered {write.data.get(name)!r}"
+            for name in ("created_at", "updated_at") if not same_instant(read.data.get(name), write.data.get(name))]
+
+
 def _put_back(probe: Probe, reply: Reply) -> str:
     wanted = probe.restores or {}
     shown = reply.data if isinstance(reply.data, dict) else {}
-    where = " ".join(wanted.values())
+    where = " ".join(str(wanted[name]) for name in ("date", "session", "batch", "status") if name in wanted)
     if all(shown.get(name) == value for name, value in wanted.items()):
-        return f"{probe.read_back} is back as it was ({where}; its time is its window's opening)"
+        return f"{probe.read_back} is back as it was ({where}; its time is its window's opening, its notes cleared)"
     return (f"{probe.read_back} is NOT back as it was ({where}): the deployment shows {summary(reply)}; "
             "put it back by hand")
 
@@ -247,21 +354,29 @@ def _contract_rows(contract: Contract, sent: list[tuple[Call, Reply]]) -> list[R
     return rows or [checked]
 
 
-def _rate_limit(deployment: Deployment, mirrored: Mirrored, limit: int) -> Row:
+def _rate_limit(deployment: Deployment, mirrored: Mirrored, required: int | None) -> tuple[Row | None, str]:
     """GETs until the deployment answers 429 (at most limit + 1 of them); the sandbox, fresh,
-    with the same limit, gets the same until its own 429; the two 429s are compared."""
+    with the same limit, gets the same until its own 429; the two 429s are compared. No 429 at
+    all is drift when the limit was given (`required`); otherwise the rule is not exercised, and
+    why is said in one line: the API shows its limit nowhere but in its 429s, and a deployment
+    may have none (a sandbox world's `rate_limit_per_minute: null`)."""
+    limit = required or DOCUMENTED_RATE_LIMIT
     call = Call("GET", "/v1/appointment-config")
     began = time.monotonic()
     theirs = _until_429(lambda: deployment.send(call, wait=False), limit + 1)
-    sandbox = Mirrored(mirrored.source, rate_limit=limit, contract=mirrored.contract)
+    sandbox = Mirrored(mirrored.source, rate_limit=limit, contract=mirrored.contract, now=deployment.clock.now())
     ours = _until_429(lambda: sandbox.send(call), limit + 1)
     label = f"over {limit} requests a minute"
+    took = f"{limit + 1} requests in {time.monotonic() - began:.0f} s"
+    if theirs.status != 429 and required is None:
+        return None, (f"no 429 after {took}: no limit of {limit} a minute (the documented one) is enforced "
+                      "(a sandbox world's rate_limit_per_minute: null sets none); --rate-limit N requires one")
     if theirs.status != 429:
         return Row(label, "rate-limit", f"{limit + 1} x {call}", summary(theirs), summary(ours),
-                   (f"no 429 after {limit + 1} requests in {time.monotonic() - began:.0f} s",))
+                   (f"no 429 after {took}",)), ""
     found = differences(theirs, ours)
     found += mirrored.contract.response_problems(call.method, call.route, theirs.status, theirs.headers, theirs.body)
-    return Row(label, "rate-limit", f"{limit + 1} x {call}", _with_wait(theirs), _with_wait(ours), tuple(found))
+    return Row(label, "rate-limit", f"{limit + 1} x {call}", _with_wait(theirs), _with_wait(ours), tuple(found)), ""
 
 
 def _until_429(send: Callable[[], Reply], most: int) -> Reply:

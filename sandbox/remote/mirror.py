@@ -15,7 +15,8 @@ What cannot be seen, and how it is handled (docs/mirror.md):
   branch id as its name, `sk_mirror_write` / `sk_mirror_read`, 60 a minute);
 - an appointment's `notes` and exact start (`start_time`): not in the API's appointment object;
   the start is its window's opening that date.
-The clock is frozen at the time of the mirror.
+Time is the deployment's, from its answers' `Date` headers (this machine's clock if it sends
+none): the range starts on its today, and the clock is frozen at its time of the mirror.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -32,7 +33,7 @@ from ..domain import booking
 from ..domain.clock import format_timestamp
 from ..domain.model import DAYS
 from ..worlds.world import load_world
-from .wire import Call, Deployment, Reply, Unreachable, retry_after
+from .wire import Call, Deployment, DeploymentClock, Reply, Unreachable, retry_after
 
 PAGE_LIMIT = 200  # appointments per search page: the spec's maximum
 WINDOW_FIELDS = ("branch_id", "day", "session", "batch", "start_time", "end_time", "max_slots",
@@ -43,12 +44,14 @@ APPOINTMENT_FIELDS = ("appointment_id", "appointment_type", "branch_id", "date",
 
 
 class MirrorError(Exception):
-    """The deployment could not be read (an error answer, the budget spent, no connection)."""
+    """The deployment could not be read (an error answer, the budget spent, no connection, not
+    the API at all)."""
 
 
 @dataclass
 class Reader:
-    """GET requests with the key, within a budget, waiting out 429s."""
+    """GET requests with the key, within a budget, waiting out 429s; `clock` follows the
+    deployment's Date headers."""
 
     base_url: str
     key: str
@@ -56,12 +59,13 @@ class Reader:
     progress: Callable[[str], None] = lambda message: None
     sleep: Callable[[float], None] = time.sleep
     sent: int = 0
+    clock: DeploymentClock = field(default_factory=DeploymentClock)
 
     def get(self, path: str, **query: Any) -> Any:
         """The JSON answer to one GET; a 429 is waited out for its Retry-After (a second if
         it gives no whole number); anything else but a JSON 2xx is a MirrorError."""
         call = Call("GET", path + (f"?{urlencode(query)}" if query else ""))
-        deployment = Deployment(self.base_url, {"write": self.key})
+        deployment = Deployment(self.base_url, {"write": self.key}, clock=self.clock)
         while True:
             if self.sent >= self.budget:
                 raise MirrorError(f"the budget of {self.budget} requests is spent (at GET {path}); "
@@ -70,17 +74,21 @@ class Reader:
             try:
                 reply = deployment.send_once(call)
             except Unreachable as failed:
-                raise MirrorError(f"cannot reach {self.base_url}: {failed.reason}") from None
+                reason = getattr(failed.reason, "strerror", None) or failed.reason
+                raise MirrorError(f"{self.base_url} does not answer ({reason})") from None
             if reply.status == 429:
                 wait = retry_after(reply) or 1.0
                 self.progress(f"rate limited: waiting {wait:g} s (Retry-After)")
                 self.sleep(wait)
                 continue
+            if reply.status in (404, 405) and path == "/v1/services":  # the first request; never a 404 on the API
+                raise MirrorError(f"{self.base_url} is not the HuskyVoice API: GET {path} answered "
+                                  f"{reply.status} ({_said(reply)}); is the base URL right (without /v1)?")
             if not 200 <= reply.status < 300:
                 raise MirrorError(f"GET {path} answered {reply.status}: {_said(reply)}")
             if reply.body is None:
-                raise MirrorError(f"GET {path} answered {reply.status} with a body that is not JSON: "
-                                  f"{reply.text[:80]!r}")
+                raise MirrorError(f"{self.base_url} is not the HuskyVoice API: GET {path} answered "
+                                  f"{reply.status} with a body that is not JSON ({reply.text[:60]!r})")
             return reply.body
 
 
@@ -102,23 +110,28 @@ class Mirror:
     document: dict[str, Any]
     losses: list[str] = field(default_factory=list)
     lost: list[dict[str, Any]] = field(default_factory=list)  # the appointments the losses name, as read
+    dates: list[date] = field(default_factory=list)  # the dates availability was read for
+    now: datetime | None = None  # the deployment's time when it was read
 
     @property
     def lost_ids(self) -> list[str]:
         return [a["appointment_id"] for a in self.lost]
 
 
-def mirror(reader: Reader, start: date, days: int, now: datetime | None = None) -> Mirror:
-    """Read the deployment and build its world: availability over `days` dates from `start`."""
+def mirror(reader: Reader, start: date | None, days: int, now: datetime | None = None) -> Mirror:
+    """Read the deployment and build its world: availability over `days` dates from `start`
+    (None: the deployment's today, per its Date header). `now`: the mirror's time (default:
+    the deployment's, when it was read)."""
     try:
-        return _mirror(reader, start, days, now or datetime.now(UTC))
+        return _mirror(reader, start, days, now)
     except (KeyError, TypeError, AttributeError, ValueError) as odd:
-        raise MirrorError(f"the deployment's answers do not have the documented shape "
-                          f"({type(odd).__name__}: {str(odd)[:120]}); is it the HuskyVoice API?") from None
+        raise MirrorError(f"{reader.base_url} is not the HuskyVoice API: its answers do not have the "
+                          f"documented shape ({type(odd).__name__}: {str(odd)[:120]})") from None
 
 
-def _mirror(reader: Reader, start: date, days: int, now: datetime) -> Mirror:
+def _mirror(reader: Reader, start: date | None, days: int, now: datetime | None) -> Mirror:
     services = reader.get("/v1/services")["data"]
+    start = start or reader.clock.now().date()
     config = reader.get("/v1/appointment-config")["data"]
     dates = [start + timedelta(days=n) for n in range(days)]
     windows: dict[str, dict[str, Any]] = {}
@@ -134,6 +147,7 @@ def _mirror(reader: Reader, start: date, days: int, now: datetime) -> Mirror:
         window["active"] = True
         window["closed_dates"] = [on.isoformat() for on in missing]
     found = _read_appointments(reader)
+    now = now or reader.clock.now()
     branches = sorted({w["branch_id"] for w in windows.values()} | {a["branch_id"] for a in found})
     organization = {
         "id": "org_mirror", "name": f"Mirror of {reader.base_url}", "timezone": config["timezone"],
@@ -155,7 +169,7 @@ def _mirror(reader: Reader, start: date, days: int, now: datetime) -> Mirror:
                 "clock": format_timestamp(now), "organizations": [organization]}
     organization["appointments"], losses = _placeable(document, found)
     kept = {a["appointment_id"] for a in organization["appointments"]}
-    return Mirror(document, losses, [a for a in found if a["appointment_id"] not in kept])
+    return Mirror(document, losses, [a for a in found if a["appointment_id"] not in kept], dates, now)
 
 
 def _read_appointments(reader: Reader) -> list[dict[str, Any]]:

@@ -7,8 +7,10 @@ does not exist, so even a deployment that forgot to refuse them has nothing to c
 
 Writes (with --allow-writes, to the first lent appointment only): a reschedule into a window
 with no room, into no window, into a window closed that date, onto the date of the patient's
-own other booking, into a window with room, a reschedule with an explicit status, a cancel, a
-repeated cancel, and last the appointment put back where it was. Each write is read back.
+own other booking, into a window with room, a reschedule with an explicit status, awkward but
+valid text in the notes and the doctor's name, a cancel, a repeated cancel, and last the
+appointment put back where it was (its doctor too; its notes, which the API never shows,
+cleared). Each write is read back.
 """
 
 from __future__ import annotations
@@ -26,7 +28,18 @@ from .wire import Call, Mirrored
 
 NO_SUCH = "appt_drift_does_not_exist"  # an id nobody has: refused writes go here, and only here
 WRITE_RULES = ("capacity", "outside", "closed", "duplicate", "reschedule", "explicit-status",
-               "cancel", "cancel-again", "read-after-write")
+               "free-text", "cancel", "cancel-again", "updated-at", "created-at", "read-after-write")
+
+# Awkward but valid text (openapi.yaml: a string, a name at most 200 characters, notes at most
+# 2000): quotes, a backslash, a newline, accents, Tamil, Devanagari, Japanese, an emoji of several
+# code points (4 bytes each in UTF-8). Well inside the limits however they are counted (code
+# points, UTF-16 units, UTF-8 bytes), and already in Unicode's NFC form.
+AWKWARD_DOCTOR = ('Dr. Zoë "Zee" O\'Brien-Nguyễn, MBBS, MD (Paediatrics), Senior Consultant, '
+                  "Fellow of the Indian Academy of Paediatrics\n"
+                  "டாக்டர் ப்ரியா / डॉ. प्रिया / 佐藤 花子 \\ 👩🏽‍⚕️")
+AWKWARD_NOTES = "".join(
+    f"{n:02d}. Parent's note: «{'prefers' if n % 2 else 'asked for'} the \"morning\" slot» — "
+    f"கவனம் / ध्यान दें / ご注意 ✓ 👶🏽\tC:\\notes\\{n}\n" for n in range(1, 13))
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,7 @@ class Probe:
     call: Call
     read_back: str | None = None  # the appointment to GET on both sides after the call
     unchanged: bool = False  # the answer must be the appointment exactly as last answered
-    restores: dict[str, str] | None = None  # the fields the read-back must show: it was put back
+    restores: dict[str, Any] | None = None  # the fields the read-back must show: it was put back
 
 
 @dataclass
@@ -167,6 +180,9 @@ class Writes:
                 chosen.writes.append(probe)
         appointment = f"/v1/appointments/{subject.appointment_id}"
         chosen.writes += [
+            Probe("notes and a doctor's name: long, non-ASCII, quotes, newlines", "free-text",
+                  self._patch({"assigned_doctor": AWKWARD_DOCTOR, "notes": AWKWARD_NOTES}),
+                  read_back=subject.appointment_id),
             Probe("cancel", "cancel", Call("PATCH", appointment, body={"status": "cancelled"}),
                   read_back=subject.appointment_id),
             Probe("cancel again", "cancel-again", Call("PATCH", appointment, body={"status": "cancelled"}),
@@ -234,17 +250,19 @@ class Writes:
         return probes
 
     def _put_back(self) -> Probe:
-        """The lent appointment where it was: its date, session, batch and status (its time
-        becomes its window's opening: the API does not show the original time)."""
+        """The lent appointment where it was: its date, session, batch, status and doctor (its
+        time becomes its window's opening, and its notes are cleared: the API shows neither)."""
         subject = self.subject
         window = self.org.window(subject.window_id)
         return Probe(f"put {subject.appointment_id} back ({subject.date} {subject.session} {subject.batch}, "
                      f"{subject.status})", "explicit-status",
                      self._patch({"appointment_date": self._start(window, subject.date),
                                   "session": subject.session, "batch": subject.batch,
-                                  "status": subject.status}), subject.appointment_id,
+                                  "status": subject.status, "assigned_doctor": subject.assigned_doctor,
+                                  "notes": None}), subject.appointment_id,
                      restores={"date": subject.date.isoformat(), "session": subject.session,
-                               "batch": subject.batch, "status": subject.status})
+                               "batch": subject.batch, "status": subject.status,
+                               "assigned_doctor": subject.assigned_doctor})
 
     def _why_not(self, rule: str) -> str:
         subject = self.subject

@@ -21,6 +21,7 @@ def console(outcome: Outcome) -> str:
              f"  mirror: {len(org['appointments'])} appointments, {len(org['calendar_windows'])} windows; "
              f"{document['description']}",
              f"  mode: {_mode(outcome)}",
+             *([f"  time: {outcome.clock}"] if outcome.clock else []),
              *([f"  lent appointment: {outcome.put_back}"] if outcome.put_back else []),
              f"  {len(outcome.rows)} checks, {outcome.requests} requests to the deployment", ""]
     if drifted:

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,6 @@ import click
 from .. import __version__
 from ..resources import balancer_config_path, default_world_path, starter_world_path
 from .defaults import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS
-from .reach import unreachable
 
 if TYPE_CHECKING:
     from ..worlds.world import World
@@ -157,7 +155,8 @@ def _mirror_range(command: Any) -> Any:
     """The options of what a mirror reads: shared by `mirror` and `drift`."""
     for option in reversed((
         click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                     help="First date of availability to read (default: today, UTC)."),
+                     help="First date of availability to read (default: the deployment's today, UTC, "
+                          "per its Date header)."),
         click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366),
                      help="Dates of availability to read (two weeks see every weekday twice)."),
         click.option("--budget", default=600, show_default=True, type=click.IntRange(1),
@@ -176,25 +175,34 @@ def _mirror_range(command: Any) -> Any:
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: int, output: Path,
                    force: bool) -> None:
-    """Write a world file from what a deployment shows (GET requests only), to serve locally."""
+    """Write a world file from what a deployment shows (GET requests only), to serve locally.
+    Exits 0 when written, 2 if it cannot run (no answer, not the API, an error answer)."""
     from ..domain.errors import InvalidWorld
     from ..remote.mirror import MirrorError, Reader, mirror
+    from ..remote.wire import url_problem
     from ..worlds.world import dump_yaml, load_world
 
+    problem = url_problem(base_url)
+    if problem:
+        click.echo(f"error: --base-url {base_url!r}: {problem}", err=True)
+        sys.exit(2)
     if output.exists() and not force:
         click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
-        sys.exit(1)
+        sys.exit(2)
+    _exit_unless_the_api(base_url)
     reader = Reader(base_url, api_key, budget, progress=lambda m: click.echo(f"  {m}", err=True))
-    first = start.date() if start else datetime.now(UTC).date()
     try:
-        mirrored = mirror(reader, first, days)
+        mirrored = mirror(reader, start.date() if start else None, days)
         world = load_world(mirrored.document, str(output))
     except MirrorError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2)
     except InvalidWorld as exc:
         click.echo(f"error: the deployment's state does not make a valid world:\n{exc.report()}", err=True)
-        sys.exit(1)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted (nothing was written)", err=True)
+        sys.exit(2)
     document = mirrored.document
     text = json.dumps(document, indent=2) + "\n" if output.suffix == ".json" else dump_yaml(document)
     output.write_text(text, encoding="utf-8")
@@ -220,9 +228,9 @@ def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: i
                    "only, and put it back afterwards.")
 @click.option("--appointment-id", multiple=True, help="A lent appointment (repeatable; writes go to the first).")
 @_mirror_range
-@click.option("--rate-limit", envvar="HUSKYVOICE_RATE_LIMIT", default=60, show_default=True,
-              type=click.IntRange(1, 100_000),
-              help="The deployment's requests a minute per key (documented: 60).")
+@click.option("--rate-limit", envvar="HUSKYVOICE_RATE_LIMIT", default=None, type=click.IntRange(1, 100_000),
+              help="The deployment's requests a minute per key; a deployment that never answers 429 is then "
+                   "drift. Default: the documented 60, checked if the deployment answers 429 at all.")
 @click.option("--no-rate-limit-probe", is_flag=True,
               help="Skip the last check: GETs until a 429 (it spends the key's minute).")
 @click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JUnit XML.")
@@ -230,27 +238,33 @@ def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: i
               help="Also write the mirrored world (to serve it, or to attach to a bug report).")
 def drift_command(base_url: str, api_key: str, read_only_key: str | None, other_key: str | None,
                   allow_writes: bool, appointment_id: tuple[str, ...], start: Any, days: int, budget: int,
-                  rate_limit: int, no_rate_limit_probe: bool, junitxml: Path | None,
+                  rate_limit: int | None, no_rate_limit_probe: bool, junitxml: Path | None,
                   save_mirror: Path | None) -> None:
     """Mirror a deployment, send the same requests to it and to the mirror, and report every
-    difference with the documented rule involved. Exits 1 on drift, 2 if it cannot run."""
+    difference with the documented rule involved. Exits 0 without drift, 1 on drift, 2 if it
+    cannot run (no answer, not the API, bad options, interrupted)."""
     from ..remote.drift import DriftError, Options, run
     from ..remote.mirror import MirrorError
     from ..remote.report import console, junit
+    from ..remote.wire import url_problem
     from ..worlds.world import dump_yaml
 
     if allow_writes and not appointment_id:
         raise click.UsageError("--allow-writes needs --appointment-id: the appointment the writes may change")
-    problem = unreachable(base_url)
+    problem = url_problem(base_url)
     if problem:
-        click.echo(f"error: {base_url} does not answer ({problem})", err=True)
+        click.echo(f"error: --base-url {base_url!r}: {problem}", err=True)
         sys.exit(2)
+    _exit_unless_the_api(base_url)
     options = Options(base_url, api_key, read_only_key, other_key, allow_writes, appointment_id,
                       start.date() if start else None, days, budget, rate_limit, not no_rate_limit_probe)
-    try:
+    try:  # no answer, or not the API: the mirror's first request says so, in one line
         outcome = run(options, progress=lambda m: click.echo(f"  {m}", err=True))
     except (MirrorError, DriftError) as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:  # before any write (run() says where the lent appointment is after one)
+        click.echo("error: interrupted (nothing was written)", err=True)
         sys.exit(2)
     click.echo(console(outcome), nl=False)
     if junitxml:
@@ -296,6 +310,8 @@ def validate(paths: tuple[Path, ...]) -> None:
 @click.option("--base-url", help="Deployment to check (default: the sandbox in-process).")
 @click.option("--api-key", help="Key with appointments:read and appointments:write.")
 @click.option("--read-only-key", help="Key without appointments:write, for the 403 checks.")
+@click.option("--other-key", help="Key of another organization (appointments:read), for the isolation "
+                                  "checks; only GETs are sent with it.")
 @click.option("--allow-writes", is_flag=True,
               help="Allow PATCHes that can change appointments, only to --appointment-id.")
 @click.option("--appointment-id", multiple=True, help="Disposable appointment id (repeatable).")
@@ -304,12 +320,15 @@ def validate(paths: tuple[Path, ...]) -> None:
 @click.option("--examples", type=int, help="Generated cases per operation.")
 @click.pass_context
 def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
-             read_only_key: str | None, allow_writes: bool, appointment_id: tuple[str, ...],
-             admin_token: str | None, seed: int | None, examples: int | None) -> None:
+             read_only_key: str | None, other_key: str | None, allow_writes: bool,
+             appointment_id: tuple[str, ...], admin_token: str | None, seed: int | None,
+             examples: int | None) -> None:
     """Check a deployment (or the sandbox) against openapi.yaml with the packaged contract kit.
 
     Options can also come from HUSKYVOICE_* environment variables; anything else (e.g.
-    --junitxml report.xml, -x, -k NAME) goes to pytest. Exits non-zero on any violation.
+    --junitxml report.xml, -x, -k NAME) goes to pytest. Exits 0 when every check passed, 1 when
+    one failed, 2 when it could not run (an address that does not answer or is not the API, a
+    bad option).
     """
     missing = [name for name in ("pytest", "schemathesis", "requests") if not _importable(name)]
     if missing:
@@ -318,28 +337,43 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
         sys.exit(2)
     import pytest
 
-    url = base_url or os.environ.get("HUSKYVOICE_BASE_URL")
-    problem = unreachable(url) if url else None
-    if problem:
-        click.echo(f"error: {url} does not answer ({problem}); is the address right, and is it running?",
-                   err=True)
-        sys.exit(2)
-
     # Found, not imported: pytest must be the first to import the kit's modules (to rewrite them).
     spec = importlib.util.find_spec("huskyvoice_contract_kit")
     assert spec is not None and spec.submodule_search_locations
     kit = Path(next(iter(spec.submodule_search_locations)))
+
+    url = base_url or os.environ.get("HUSKYVOICE_BASE_URL")
+    if url:  # one line, before any check runs, for an address that does not answer or is not the API
+        _exit_unless_the_api(url, admin_token or os.environ.get("HUSKYVOICE_SANDBOX_ADMIN_TOKEN"))
+
     args = [str(kit), "-c", str(kit / "pytest.ini"), "--rootdir", str(kit)]
     for flag, value in (("--base-url", base_url), ("--api-key", api_key),
-                        ("--read-only-key", read_only_key), ("--admin-token", admin_token),
-                        ("--seed", seed), ("--examples", examples)):
+                        ("--read-only-key", read_only_key), ("--other-key", other_key),
+                        ("--admin-token", admin_token), ("--seed", seed), ("--examples", examples)):
         if value is not None:
             args += [flag, str(value)]
     if allow_writes:
         args.append("--allow-writes")
     for appointment in appointment_id:
         args += ["--appointment-id", appointment]
-    sys.exit(int(pytest.main(args + list(ctx.args))))
+    # pytest's own statuses: 0 passed, 1 a check failed; anything else (an interruption, an
+    # internal or usage error, no check selected) means the kit could not run: 2.
+    code = int(pytest.main(args + list(ctx.args)))
+    sys.exit(code if code in (0, 1) else 2)
+
+
+def _exit_unless_the_api(base_url: str, admin_token: str | None = None) -> None:
+    """`contract`, `drift` and `mirror` alike: an address that does not answer, or is not the
+    HuskyVoice API, is one line and exit 2 (could not run), before anything else is sent."""
+    from .reach import not_the_api
+
+    try:
+        problem = not_the_api(base_url, admin_token=admin_token)
+    except KeyboardInterrupt:
+        problem = "interrupted (nothing was written)"
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
 
 
 def _importable(name: str) -> bool:

@@ -14,11 +14,12 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.http import HTTP_STATUS_CODES, http_date
 from werkzeug.routing import MapAdapter
 
 from ..domain.errors import ApiError, InternalError, MethodNotAllowed
@@ -61,9 +62,10 @@ class Api:
         req.max_content_length = self._app.config["MAX_CONTENT_LENGTH"]
         answer = self._answer(req)
         body = b"" if answer.payload is None else json_text(answer.payload).encode("ascii")
-        headers = _headers(answer, req, body)
+        state = self._journal_of(req)
+        headers = _headers(answer, req, body, state.clock.now())
         elapsed_ms = (time.perf_counter() - started) * 1000
-        _record(req, self._journal_of(req), answer, headers, body, elapsed_ms)
+        _record(req, state, answer, headers, body, elapsed_ms)
         if access_log.isEnabledFor(logging.INFO):
             _log(req, answer, elapsed_ms)
         status = f"{answer.status} {HTTP_STATUS_CODES.get(answer.status, 'UNKNOWN')}"
@@ -115,16 +117,30 @@ def _head_refused(adapter: MapAdapter, path: str) -> MethodNotAllowed:
                             headers={"Allow": ", ".join(allowed)})
 
 
+@functools.lru_cache(maxsize=16)
+def _http_date(second: datetime) -> str:
+    return http_date(second)
+
+
+def date_header(now: datetime) -> str:
+    """The `Date` header of an answer: the answering session's clock (RFC 9110's "origin
+    server's clock"), so a frozen clock answers with its frozen moment, as its timestamps do.
+    Waitress sends the app's Date instead of its own."""
+    return _http_date(now.replace(microsecond=0))
+
+
 def _error_answer(error: ApiError) -> Answer:
     return Answer(error.status, error.body(), error.headers)
 
 
-def _headers(answer: Answer, req: ApiRequest, body: bytes) -> list[tuple[str, str]]:
+def _headers(answer: Answer, req: ApiRequest, body: bytes, now: datetime) -> list[tuple[str, str]]:
     headers = [("Content-Length", str(len(body)))]
     if answer.payload is not None:
         headers.insert(0, ("Content-Type", "application/json"))
     if answer.headers:
         headers += answer.headers.items()
+    if not answer.headers or not any(name.lower() == "date" for name in answer.headers):  # a forced one stays
+        headers.append(("Date", date_header(now)))
     if req.ignored_fields:  # named on every answer that got past validation
         headers.append((IGNORED_HEADER, header_list(req.ignored_fields)))
     return headers

@@ -22,7 +22,7 @@ from ..spec.contract import Contract
 from ..worlds.world import World, load_world, load_world_file
 from . import actions, control, docs  # noqa: F401 - actions adds its routes to the control API
 from .access import ControlAccess, parse_networks
-from .api import Api, log_access
+from .api import Api, date_header, log_access
 from .http import (
     DEFAULT_MAX_BODY_BYTES,
     EXTENSION,
@@ -91,6 +91,7 @@ def create_app(
     app.register_error_handler(Exception, _unexpected)
     app.before_request(_start_timer)
     app.after_request(_log)
+    app.after_request(_date)
     return app
 
 
@@ -118,13 +119,16 @@ def _origin() -> str:
 
 
 def _index() -> Response:
-    """`GET /`: where to go from here."""
+    """`GET /`: where to go from here. Every address in it answers; the API's operations are
+    listed as the spec has them (path templates), not as one base URL, which answers nothing."""
     base = _origin()
+    operations = [{"operation": op.operation_id, "method": op.method, "path": op.path}
+                  for op in runtime().contract.operations.values()]
     return json_response({"success": True, "data": {
         "name": "huskyvoice-sandbox", "version": __version__,
         "docs": f"{base}/docs", "openapi": f"{base}/openapi.yaml",
         "control_api": f"{base}/_sandbox/openapi.yaml", "health": f"{base}/_sandbox/health",
-        "api": f"{base}/v1/"}})
+        "operations": operations}})
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -148,6 +152,15 @@ def _log(response: Response) -> Response:
         elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         log_access(request.remote_addr, request.method, request.full_path, response.status_code,
                    _error_code(response), elapsed_ms, None)
+    return response
+
+
+def _date(response: Response) -> Response:
+    """The Date header from the clock of the session the request named (the control API's
+    answers included, after a change of the clock), or the default session's; as /v1 does."""
+    if "Date" not in response.headers:
+        state = g.get("sandbox_state") or runtime().sessions.default
+        response.headers["Date"] = date_header(state.clock.now())
     return response
 
 
