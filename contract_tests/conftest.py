@@ -5,6 +5,7 @@ Every option can also come from the environment (for CI secrets):
   --base-url URL          HUSKYVOICE_BASE_URL        the deployment; absent = the sandbox in-process
   --api-key KEY           HUSKYVOICE_API_KEY         a key with appointments:read and :write
   --read-only-key KEY     HUSKYVOICE_READ_ONLY_KEY   a key without appointments:write (403 checks)
+  --other-key KEY         HUSKYVOICE_OTHER_KEY       another organization's key (isolation; GETs only)
   --allow-writes          HUSKYVOICE_ALLOW_WRITES=1  send requests that can write: PATCHes ...
   --appointment-id ID     HUSKYVOICE_APPOINTMENT_IDS ... only to these (repeatable / comma-separated)
   --max-creates N         HUSKYVOICE_MAX_CREATES     ... and at most N creates (default 3; they stay)
@@ -24,8 +25,8 @@ import schemathesis
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.run import STATE
 from huskyvoice_contract_kit.schemas import build_schema
-from huskyvoice_contract_kit.target import DEFAULT_MAX_CREATES, Target
-from huskyvoice_sandbox.serve.reach import unreachable
+from huskyvoice_contract_kit.target import APPOINTMENTS, DEFAULT_MAX_CREATES, Target
+from huskyvoice_sandbox.serve.reach import not_the_api
 from huskyvoice_sandbox.spec.contract import Contract
 
 DEFAULT_SEED = 20260615
@@ -46,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="API key with appointments:read and appointments:write.")
     group.addoption("--read-only-key", default=_env("HUSKYVOICE_READ_ONLY_KEY"),
                     help="API key without appointments:write, for the 403 checks.")
+    group.addoption("--other-key", default=_env("HUSKYVOICE_OTHER_KEY"),
+                    help="API key of another organization with appointments:read, for the isolation "
+                         "checks (GETs only). A sandbox target uses its default world's second "
+                         "organization.")
     group.addoption("--allow-writes", action="store_true",
                     default=os.environ.get("HUSKYVOICE_ALLOW_WRITES") == "1",
                     help="Allow requests that can write: PATCHes only to --appointment-id, and "
@@ -69,26 +74,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     base_url = config.getoption("--base-url")
-    problem = unreachable(base_url) if base_url else None
+    problem = not_the_api(base_url, admin_token=config.getoption("--admin-token")) if base_url else None
     if problem:
-        raise pytest.UsageError(f"{base_url} does not answer ({problem}); is the address right, and is it running?")
+        raise pytest.UsageError(problem)  # `huskyvoice-sandbox contract` asked first: one line, exit 2
     ids = config.getoption("--appointment-id") or [
         i for i in (_env("HUSKYVOICE_APPOINTMENT_IDS") or "").split(",") if i]
+    contract = Contract()
     target = Target.build(
         config.getoption("--base-url"), config.getoption("--api-key"),
         config.getoption("--read-only-key"), config.getoption("--allow-writes"), ids,
-        config.getoption("--admin-token"), config.getoption("--max-creates"))
+        config.getoption("--admin-token"), config.getoption("--max-creates"), config.getoption("--other-key"),
+        contract)
     if target.base_url and not target.is_sandbox and not target.api_key:
         raise pytest.UsageError("--api-key (or HUSKYVOICE_API_KEY) is required for a deployment")
-    contract = Contract()
     STATE.update(target=target, contract=contract, coverage=Coverage(contract))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     target: Target = STATE["target"]
+    default_world = "" if target.base_url else " (for the default world: sk_test_demo_write)"
+    other = "" if not target.other_key else " and another organization's from $HUSKYVOICE_OTHER_KEY" + (
+        "" if target.base_url else " (sk_test_other_write)")
     lines = [f"contract kit target: {target.mode}",
              "contract kit: a failure prints commands that reproduce it; they read your key from "
-             "$HUSKYVOICE_API_KEY" + ("" if target.base_url else " (for the default world: sk_test_demo_write)"),
+             f"$HUSKYVOICE_API_KEY{default_world}{other}",
              f"contract kit seed: {config.getoption('--seed')} (replay with --seed), "
              f"{config.getoption('--examples')} generated cases per operation"]
     if not target.is_sandbox:
@@ -103,19 +112,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
                          "appointments will stay on the deployment (appointments are never deleted)")
         if not target.read_only_key:
             lines.append("skipped against this target: 403 checks (no --read-only-key)")
+        if not target.other_key:
+            lines.append("skipped against this target: isolation checks (no --other-key: a key of "
+                         "another organization)")
     return lines
 
 
-GROUPS = {"test_scenarios": "scenarios", "test_schema": "schema", "test_stateful": "stateful"}
+GROUPS = {"test_isolation": "isolation", "test_scenarios": "scenarios", "test_schema": "schema",
+          "test_stateful": "stateful"}
 
 
 def reproducible(text: str, target: Target) -> str:
     """The key read from $HUSKYVOICE_API_KEY, and the sandbox the kit ran in process replaced by
     `huskyvoice-sandbox serve`'s address."""
-    if target.api_key:
-        text = text.replace(f"-H 'Authorization: Bearer {target.api_key}'",
-                            '-H "Authorization: Bearer $HUSKYVOICE_API_KEY"')
-        text = text.replace(target.api_key, "$HUSKYVOICE_API_KEY")
+    for key, variable in ((target.api_key, "HUSKYVOICE_API_KEY"), (target.other_key, "HUSKYVOICE_OTHER_KEY")):
+        if key:
+            text = text.replace(f"-H 'Authorization: Bearer {key}'", f'-H "Authorization: Bearer ${variable}"')
+            text = text.replace(key, f"${variable}")
     if target.base_url is None:
         text = text.replace("curl -X", "curl -s -X").replace(" http://localhost/", " http://127.0.0.1:8080/")
         text = text.replace("Reproduce with:", "Reproduce with (on `huskyvoice-sandbox serve`):")
@@ -191,11 +204,13 @@ def kit_schema(target: Target, pytestconfig: pytest.Config) -> Any:
 
 @pytest.fixture(scope="session")
 def stateful_schema(target: Target, pytestconfig: pytest.Config) -> Any:
-    """The operations for the stateful run, positive cases only: creates only on a sandbox (a
-    deployment would keep every appointment the run books)."""
+    """The appointments' operations for the stateful run, positive cases only: creates only on a
+    sandbox (a deployment would keep every appointment the run books), and nothing of the
+    calendar's (its windows are the clinic's; and the run books what they offer)."""
     contract: Contract = STATE["contract"]
     allowed = [op.operation_id for op in contract.operations.values()
-               if target.may_send(op.method) and (target.is_sandbox or op.method != "POST")]
+               if (op.path == APPOINTMENTS or op.path.startswith(APPOINTMENTS + "/"))
+               and target.may_send(op.method) and (target.is_sandbox or op.method != "POST")]
     schema = build_schema(target, pytestconfig.getoption("--seed"), pytestconfig.getoption("--examples"),
                           contract, allowed)
     schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE])
@@ -210,16 +225,6 @@ def stateful_schema(target: Target, pytestconfig: pytest.Config) -> Any:
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
-
-    hint = target.booking_hint()
-    if hint:
-        @schema.hook("map_body")
-        def bookable(ctx: Any, body: Any) -> Any:
-            """A create's service, branch and time from the target's own availability, so that
-            the run books and then follows the links from what it booked."""
-            if ctx.operation.method.upper() == "POST" and isinstance(body, dict):
-                return {**body, **hint}
-            return body
 
     return schema
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+import time as time_module
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +26,7 @@ from huskyvoice_sandbox.resources import default_world_path
 # Keys of the packaged default world, used when the target is a sandbox seeded with it.
 SANDBOX_WRITE_KEY = "sk_test_demo_write"
 SANDBOX_READ_KEY = "sk_test_demo_read"
+SANDBOX_OTHER_KEY = "sk_test_other_write"  # Lakeview Clinic's: another organization
 SANDBOX_APPOINTMENT = "appt_a1b2c3d4e5"
 SESSION_HEADER = "X-Sandbox-Session"
 
@@ -56,6 +59,52 @@ class Reply:
             return None
 
 
+@dataclass(frozen=True)
+class Offer:
+    """One window with room on one date, as the target's availability listed it: a booking
+    takes its service, branch, session, batch and start time together, never one without the
+    others (a time of one branch's window with another branch is a 422 OUTSIDE_AVAILABILITY)."""
+
+    appointment_type: str  # the window's service; for a window open to any, the first listed
+    branch_id: str
+    session: str
+    batch: str
+    appointment_date: str  # the window's start that date, in UTC
+    starts: datetime
+    restricted: bool  # the window takes only its own service
+
+    @classmethod
+    def of(cls, slot: Any, on: date, zone: ZoneInfo, services: list[Any]) -> Offer | None:
+        """The offer of an availability slot, if it has room and the kit can read it."""
+        if not isinstance(slot, dict) or slot.get("end_time") == "24:00":
+            return None
+        try:
+            starts = datetime.combine(on, time.fromisoformat(slot["start_time"]), zone)
+            room = int(slot.get("available_slots") or 0) > 0
+        except (KeyError, TypeError, ValueError):
+            return None
+        service = slot.get("appointment_type") or next((s for s in services if isinstance(s, str)), None)
+        fields = (slot.get("branch_id"), slot.get("session"), slot.get("batch"))
+        if not room or not isinstance(service, str) or not all(isinstance(f, str) and f for f in fields):
+            return None
+        return cls(service, slot["branch_id"], slot["session"], slot["batch"],
+                   starts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"), starts,
+                   bool(slot.get("appointment_type")))
+
+    def create(self) -> dict[str, str]:
+        """A create body's placement: all five fields, from this window."""
+        return {"appointment_type": self.appointment_type, "branch_id": self.branch_id,
+                "session": self.session, "batch": self.batch, "appointment_date": self.appointment_date}
+
+    def reschedule(self) -> dict[str, str]:
+        """An update's placement (the branch and the service of an appointment do not change)."""
+        return {"appointment_date": self.appointment_date, "session": self.session, "batch": self.batch}
+
+    def takes(self, branch_id: Any, service: Any) -> bool:
+        """Could an appointment of this branch and service move here?"""
+        return branch_id == self.branch_id and (not self.restricted or service == self.appointment_type)
+
+
 @dataclass
 class Target:
     base_url: str | None  # None: the sandbox in-process
@@ -64,6 +113,7 @@ class Target:
     allow_writes: bool
     appointment_ids: list[str]
     admin_token: str | None = field(default=None, repr=False)
+    other_key: str | None = field(default=None, repr=False)  # another organization's (isolation)
     app: Any = None
     is_sandbox: bool = False
     max_creates: int = DEFAULT_MAX_CREATES
@@ -76,20 +126,23 @@ class Target:
     @classmethod
     def build(cls, base_url: str | None, api_key: str | None, read_only_key: str | None,
               allow_writes: bool, appointment_ids: list[str],
-              admin_token: str | None = None, max_creates: int = DEFAULT_MAX_CREATES) -> Target:
+              admin_token: str | None = None, max_creates: int = DEFAULT_MAX_CREATES,
+              other_key: str | None = None, contract: Any = None) -> Target:
         if base_url is None:
             from huskyvoice_sandbox import create_app
 
+            # The kit's contract, if given: openapi.yaml is read once per run.
             return cls(None, api_key or SANDBOX_WRITE_KEY, read_only_key or SANDBOX_READ_KEY,
-                       True, appointment_ids or [SANDBOX_APPOINTMENT], app=create_app(),
-                       is_sandbox=True)
+                       True, appointment_ids or [SANDBOX_APPOINTMENT], app=create_app(contract=contract),
+                       is_sandbox=True, other_key=other_key or SANDBOX_OTHER_KEY)
         target = cls(base_url.rstrip("/"), api_key or "", read_only_key, allow_writes,
-                     appointment_ids, admin_token, max_creates=max_creates)
+                     appointment_ids, admin_token, max_creates=max_creates, other_key=other_key)
         target.is_sandbox = target._detect_sandbox()
         if target.is_sandbox:
             target.open_session()
             target.api_key = api_key or SANDBOX_WRITE_KEY
             target.read_only_key = read_only_key or SANDBOX_READ_KEY
+            target.other_key = other_key or SANDBOX_OTHER_KEY
             target.allow_writes = True
             target.appointment_ids = appointment_ids or [SANDBOX_APPOINTMENT]
         return target
@@ -199,6 +252,20 @@ class Target:
                                          timeout=30)
         return Reply(response.status_code, dict(response.headers), response.text)
 
+    def patiently(self, method: str, path: str, key: str | None = None, body: Any = None,
+                  waits: int = 2) -> Reply:
+        """A request of the kit's own (not a generated case), with a 429 waited out as its
+        Retry-After says (at most a minute, `waits` times): a deployment's requests a minute
+        are not a finding."""
+        reply = self.request(method, path, key=key, body=body)
+        for _ in range(waits):
+            after = {k.lower(): v for k, v in reply.headers.items()}.get("retry-after", "")
+            if reply.status != 429 or not after.isdigit() or int(after) > 60:
+                break
+            time_module.sleep(max(1, int(after)))
+            reply = self.request(method, path, key=key, body=body)
+        return reply
+
     def control(self, method: str, path: str, **kwargs: Any) -> Reply:
         headers = dict(kwargs.pop("headers", None) or {})
         if self.admin_token:
@@ -222,7 +289,8 @@ class Target:
         if self.admin_token and path.startswith("/_sandbox/"):
             parts += ["-H", f"{ADMIN_HEADER}: $HUSKYVOICE_SANDBOX_ADMIN_TOKEN"]
         if key:
-            parts += ["-H", f"Authorization: Bearer {'$HUSKYVOICE_API_KEY' if key == self.api_key else key}"]
+            shown = {self.api_key: "$HUSKYVOICE_API_KEY", self.other_key: "$HUSKYVOICE_OTHER_KEY"}.get(key, key)
+            parts += ["-H", f"Authorization: Bearer {shown}"]
         for name, value in (headers or {}).items():
             parts += ["-H", f"{name}: {value}"]
         if raw_body is not None or body is not None:
@@ -237,39 +305,48 @@ class Target:
                          session=session).replace(" -X PUT", " -X PUT --data-binary " + _quote(f"@{world_file}"))
 
     # -- what can be booked ---------------------------------------------------------------------
-    def booking_hint(self, days: int = 14) -> dict[str, str]:
-        """A service, branch and time the target would book now: the first open window with room
-        in the next `days` days, read with GET requests only; empty when none is found."""
-        def get(path: str) -> Any:
-            reply = self.request("GET", path, key=self.api_key)
-            return reply.json() if reply.status == 200 else None
+    def offers(self, days: int = 14) -> list[Offer]:
+        """What the target's availability offers from now on, read with GET requests only: each
+        open window with room on each of the next `days` dates of the organization's calendar,
+        in the order availability lists them, date by date. Windows that have already started,
+        and those that run to midnight, are left out. Today is the target's (Target.now)."""
+        def get(path: str) -> tuple[dict[str, Any], Reply]:
+            reply = self.patiently("GET", path, key=self.api_key)
+            body = reply.json()
+            return (body if reply.status == 200 and isinstance(body, dict) else {}), reply
 
-        services = (get("/v1/services") or {}).get("data") or []
-        config = (get("/v1/appointment-config") or {}).get("data") or {}
+        services = [s.get("service_id") for s in get("/v1/services")[0].get("data") or [] if isinstance(s, dict)]
+        config, reply = get("/v1/appointment-config")
         try:
-            zone = ZoneInfo(config.get("timezone") or "UTC")
-        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo((config.get("data") or {}).get("timezone") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
             zone = ZoneInfo("UTC")
-        today = self._today(zone)
+        now = self.now(reply)
+        today = now.astimezone(zone).date()
+        found = []
         for offset in range(days):
             on = today + timedelta(days=offset)
-            for slot in (get(f"/v1/appointment-slots/availability?date={on.isoformat()}") or {}).get("slots", []):
-                service = slot.get("appointment_type") or (services[0]["service_id"] if services else None)
-                if slot.get("available_slots", 0) > 0 and service and slot.get("end_time") != "24:00":
-                    start = datetime.combine(on, time.fromisoformat(slot["start_time"]), zone)
-                    return {"appointment_type": service, "branch_id": slot["branch_id"],
-                            "session": slot["session"], "batch": slot["batch"],
-                            "appointment_date": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
-        return {}
+            for slot in get(f"/v1/appointment-slots/availability?date={on.isoformat()}")[0].get("slots") or []:
+                offer = Offer.of(slot, on, zone, services)
+                if offer is not None and offer.starts > now:
+                    found.append(offer)
+        return found
 
-    def _today(self, zone: ZoneInfo) -> date:
-        """The target's today: a sandbox's clock, else the real one."""
+    def now(self, reply: Reply | None = None) -> datetime:
+        """The target's time: a sandbox's clock, else the `Date` header of its answers (a
+        deployment's clock, which a sandbox behind a proxy gives as its own), else this machine's."""
         if self.is_sandbox:
-            reply = self.control("GET", "/_sandbox/clock")
-            now = (reply.json() or {}).get("data", {}).get("now") if reply.status == 200 else None
+            clock = self.control("GET", "/_sandbox/clock")
+            now = (clock.json() or {}).get("data", {}).get("now") if clock.status == 200 else None
             if now:
-                return datetime.fromisoformat(now.replace("Z", "+00:00")).astimezone(zone).date()
-        return datetime.now(zone).date()
+                return datetime.fromisoformat(now.replace("Z", "+00:00"))
+        reply = reply or self.request("GET", "/v1/appointment-config", key=self.api_key)
+        header = {k.lower(): v for k, v in reply.headers.items()}.get("date")
+        try:
+            said = parsedate_to_datetime(header) if header else None
+        except (TypeError, ValueError):
+            said = None
+        return said.astimezone(UTC) if said is not None and said.tzinfo else datetime.now(UTC)
 
     # -- seeding (sandbox targets only) -----------------------------------------------------
     def seed(self, world_file: Path) -> None:

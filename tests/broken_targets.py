@@ -114,16 +114,57 @@ def forgets_patches(app: Any) -> Any:
     return wrapped
 
 
+def leaks_across_organizations(app: Any) -> Any:
+    """Looks an appointment up by its id alone, whoever asks: an id the caller's organization
+    does not have is answered with another organization's appointment (a real one, so the
+    answer is schema-valid) instead of a 404."""
+    from huskyvoice_sandbox.web.http import EXTENSION
+
+    def wrapped(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        parts = path.strip("/").split("/")
+        if environ["REQUEST_METHOD"] != "GET" or len(parts) != 3 or parts[:2] != ["v1", "appointments"]:
+            return app(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(app(environ, capture))
+        if captured["status"].startswith("404"):
+            world = app.extensions[EXTENSION].sessions.get(environ.get("HTTP_X_SANDBOX_SESSION")).world
+            asked = environ.get("HTTP_AUTHORIZATION", "")
+            for org in world.organizations:
+                keys = [k.key for k in org.api_keys if "appointments:read" in k.scopes]
+                if keys and asked.removeprefix("Bearer ") not in keys:
+                    retry: dict[str, Any] = {}
+
+                    def again(status: str, headers: list[tuple[str, str]], exc_info: Any = None, into=retry):
+                        into["status"], into["headers"] = status, headers
+                        return lambda data: None
+
+                    other = b"".join(app({**environ, "HTTP_AUTHORIZATION": f"Bearer {keys[0]}"}, again))
+                    if retry["status"].startswith("200"):
+                        captured, body = retry, other
+                        break
+        start_response(captured["status"], captured["headers"])
+        return [body]
+    return wrapped
+
+
 def broken_app(name: str) -> Any:
     app = create_app()
     if name == "ignores-bearer-key":
         return ignores_bearer_key(app)
     if name == "forgets-patches":
         return forgets_patches(app)
+    if name == "leaks-across-organizations":
+        return leaks_across_organizations(app)
     return rewriting(app, REWRITES[name])
 
 
-NAMES = sorted([*REWRITES, "ignores-bearer-key", "forgets-patches"])
+NAMES = sorted([*REWRITES, "ignores-bearer-key", "forgets-patches", "leaks-across-organizations"])
 
 if __name__ == "__main__":
     from waitress import serve

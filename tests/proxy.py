@@ -1,19 +1,28 @@
 """A real reverse proxy (nginx, from the system's packages) in front of a served sandbox, for the
 tests that need a deployment without a control API: `/_sandbox/` answers 404 there, everything
-else is passed through, and nginx's access log is the record of what reached the deployment.
+else is passed through, and nginx's access log is the record of what reached the deployment
+(`journal`; `requests` has each request's body too).
 
 .ci/run installs nginx (Debian's nginx-light); a test that needs it fails without it rather
 than pretending.
+
+The same record for the contract kit's sandbox in process, which no proxy can stand in front
+of: this module is also a pytest plugin. `huskyvoice-sandbox contract -p proxy` (with tests/ on
+PYTHONPATH) and HUSKYVOICE_KIT_RECORD=FILE writes a JSON line per request that sandbox answers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 CONFIG = """
 daemon off;
@@ -23,7 +32,11 @@ error_log {root}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
     log_format journal '$request_method $request_uri $status';
+    log_format bodies escape=json
+        '{{"method": "$request_method", "uri": "$request_uri", "status": $status, "body": "$request_body"}}';
     access_log {root}/access.log journal;
+    access_log {root}/requests.log bodies;
+    client_body_buffer_size 1m;  # bodies kept in memory, so that the log has them
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
@@ -40,6 +53,7 @@ http {{
             proxy_pass {upstream};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_pass_header Date;  # the deployment's clock (a sandbox's may be frozen), not nginx's
         }}
     }}
 }}
@@ -88,6 +102,17 @@ class NginxProxy:
             entries.append((method, uri, int(status)))
         return entries
 
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request that reached the proxy, in the order they were answered: method, uri,
+        status and body (parsed when it is JSON; "" when there was none)."""
+        entries = []
+        for line in (self.root / "requests.log").read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            with contextlib.suppress(ValueError):  # a body that is not JSON stays text
+                entry["body"] = json.loads(entry["body"]) if entry["body"] else ""
+            entries.append(entry)
+        return entries
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -101,3 +126,43 @@ class NginxProxy:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def pytest_configure(config: Any) -> None:
+    """As a plugin of the contract kit's run: record what its sandbox in process answers."""
+    import os
+
+    path = os.environ.get("HUSKYVOICE_KIT_RECORD")
+    if path:
+        config.pluginmanager.register(_Recorder(Path(path)), "huskyvoice-kit-recorder")
+
+
+class _Recorder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @pytest.hookimpl(trylast=True)  # after the kit's conftest has built its target
+    def pytest_configure(self, config: Any) -> None:
+        from huskyvoice_contract_kit.run import STATE
+
+        app = STATE["target"].app
+        if app is None:
+            return
+        inner, out = app.wsgi_app, self.path.open("w", encoding="utf-8")
+
+        def recorded(environ: dict[str, Any], start_response: Any) -> Any:
+            import io
+
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            uri = environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+
+            def answered(status: str, headers: Any, exc_info: Any = None) -> Any:
+                out.write(json.dumps({"method": environ["REQUEST_METHOD"], "uri": uri, "status": int(status[:3]),
+                                      "body": body.decode("utf-8", "replace")}) + "\n")
+                out.flush()
+                return start_response(status, headers, exc_info)
+
+            return inner(environ, answered)
+
+        app.wsgi_app = recorded
