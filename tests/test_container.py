@@ -49,7 +49,7 @@ MAX_GROWTH_BYTES = 80_000_000  # the image adds at most 80 MB to its base
 STOP_WITHIN_SECONDS = 2.0
 START_TIMEOUT = 60.0
 
-pytestmark = [pytest.mark.container, pytest.mark.live,
+pytestmark = [pytest.mark.container, pytest.mark.live, pytest.mark.xdist_group("container"),
               pytest.mark.skipif(not (ROOT / "Dockerfile").is_file(), reason="not run from a checkout")]
 
 SMALL_KEY = {"Authorization": "Bearer sk_test_small"}
@@ -409,7 +409,8 @@ def test_the_readme_docker_commands_work_as_written_with_the_engine(engine: Engi
     with _foreground(plain, ROOT):
         assert documented_patch(http, "http://127.0.0.1:8080").json() == json.loads(DOCUMENTED_RESPONSE)
     (tmp_path / "worlds").mkdir(mode=0o755)
-    subprocess.run([shutil.which("huskyvoice-sandbox") or "huskyvoice-sandbox", "init", "worlds/world.yaml"],
+    subprocess.run([sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()",
+                    "init", "worlds/world.yaml"],
                    cwd=tmp_path, check=True, capture_output=True, timeout=60)
     (tmp_path / "worlds").chmod(0o755)
     (tmp_path / "worlds" / "world.yaml").chmod(0o644)

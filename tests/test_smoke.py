@@ -25,3 +25,43 @@ def test_documented_patch_returns_documented_body(client) -> None:
     documented = json.loads(DOCUMENTED_RESPONSE)
     assert response.get_json() == documented
     assert list(response.get_json()["data"]) == list(documented["data"])
+
+
+REFUSES = "x-refuses-valid-data-with"
+
+
+def test_an_operation_whose_rules_refuse_schema_valid_data_is_marked(client, contract) -> None:
+    """A create naming a service and a branch the organization does not have is schema-valid
+    (the spec cannot list a world's services) and refused with 400: the spec must say so, as it
+    does for the slot operations, or tools such as Schemathesis report a valid request rejected."""
+    body = {"appointment_type": "No Such Service", "appointment_date": "2026-06-15T09:30:00.000Z",
+            "patient_name": "Tara", "parent_phone": "+919800011111", "branch_id": "no_such_branch"}
+    assert contract.body_problems("createAppointment", body) == []  # schema-valid
+    refused = client.post("/v1/appointments", json=body, headers={"Authorization": "Bearer sk_test_demo_write"})
+    assert refused.status_code == 400
+    assert 400 in contract.spec["paths"]["/v1/appointments"]["post"][REFUSES]
+
+
+def test_no_link_feeds_a_local_date_into_searchs_utc_date(contract) -> None:
+    """An appointment's `date` is its organization's day; search's `date` is a UTC day: a link
+    from one to the other finds nothing near midnight for a clinic away from UTC."""
+    links = list(_links(contract.spec))
+    assert links  # the stateful runs still follow links (reads of what was written)
+    for name, link in links:
+        feeds_search_date = link.get("operationId") == "searchAppointments" and "date" in link.get("parameters", {})
+        assert not feeds_search_date, f"link {name} feeds searchAppointments' UTC date"
+
+
+def _links(node: object) -> list[tuple[str, dict]]:
+    """Every link object anywhere in the spec (responses are often in components)."""
+    found: list[tuple[str, dict]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "links" and isinstance(value, dict):
+                found += [(name, link) for name, link in value.items() if isinstance(link, dict)]
+            else:
+                found += _links(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _links(item)
+    return found
