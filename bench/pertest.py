@@ -1,16 +1,21 @@
-"""T1: what a fresh sandbox costs a test: the pytest plugin's setup of the `huskyvoice` fixture.
+"""T1: what a fresh sandbox costs a test suite: the pytest plugin's `huskyvoice` fixture.
 
-Two throw-away pytest projects of `tests` tests each are generated and run in a subprocess, as a
-user's suite would run: one whose test takes `huskyvoice` and GETs the documented appointment,
-and one whose test takes no fixture (the floor: pytest's own per-test setup). A conftest plugin
-times each test's setup phase (a hookwrapper around pytest_runtest_setup) and writes the
-durations to a JSON file. The first test of the fixture project also builds the session's app,
-so it is reported apart from the median and p95.
+Measured as a suite feels it, by the wall time of whole pytest runs in a subprocess. Four
+throw-away projects: N and 3N tests that take `huskyvoice` (and do nothing else), and N and 3N
+tests that take no fixture. Each project runs `rounds` times, alternating, and the median wall
+time is kept. Then, with F and P the fixture's and the plain projects' times:
+
+- slope, the fixture's setup and teardown per test: ((F(3N) - F(N)) - (P(3N) - P(N))) / 2N;
+- intercept, what the fixture costs once (the first test's app, world and spec):
+  (F(N) - P(N)) - N × slope.
+
+Both sides run the same interpreter and pytest with the same plugins, so what remains is the
+fixture's alone. Each run's wall time is taken by a conftest hook from the session's start to its
+end (start-up and plugin imports, the same on both sides, are left out with their noise).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -18,40 +23,37 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import APPOINTMENT, BenchError, progress
+from common import BenchError, progress
 
-TARGET_MS = 1.0  # median setup of the fixture, at most
+SLOPE_TARGET_MS = 0.5  # per test, at most
+INTERCEPT_TARGET_MS = 400.0  # once, at most
 
+# The run's wall time is taken inside pytest, from the session's start (before collection) to
+# its end: interpreter start-up and plugin imports are the same on both sides, and timing them
+# only added their noise (a second either way here) to the difference.
 CONFTEST = '''\
-"""Times each test's setup phase; writes the durations (seconds, in run order) on exit."""
-import json
 import os
 import time
 
-import pytest
-
-DURATIONS = []
+STARTED = []
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item):
-    started = time.perf_counter()
-    yield
-    DURATIONS.append(time.perf_counter() - started)
+def pytest_sessionstart(session):
+    STARTED.append(time.perf_counter())
 
 
 def pytest_sessionfinish(session, exitstatus):
-    with open(os.environ["BENCH_SETUP_TIMES"], "w") as out:
-        json.dump(DURATIONS, out)
+    with open(os.environ["BENCH_WALL_TIME"], "w") as out:
+        out.write(repr(time.perf_counter() - STARTED[0]))
 '''
 
-WITH_FIXTURE = f'''\
+WITH_FIXTURE = '''\
 import pytest
 
 
-@pytest.mark.parametrize("n", range({{tests}}))
-def test_get(huskyvoice, n):
-    assert huskyvoice.get_appointment("{APPOINTMENT}").status == 200
+@pytest.mark.parametrize("n", range({tests}))
+def test_fresh_sandbox(huskyvoice, n):
+    pass
 '''
 
 WITHOUT_FIXTURE = '''\
@@ -60,37 +62,38 @@ import pytest
 
 @pytest.mark.parametrize("n", range({tests}))
 def test_nothing(n):
-    assert n >= 0
+    pass
 '''
 
 
 @dataclass(frozen=True)
-class SetupTimes:
+class Run:
     label: str
-    seconds: tuple[float, ...]  # in run order
-
-    @property
-    def first_ms(self) -> float:
-        return self.seconds[0] * 1000
+    tests: int
+    seconds: tuple[float, ...]  # wall time of each round
 
     @property
     def median_ms(self) -> float:
-        """Of every test but the first, which may build what the others reuse."""
-        return statistics.median(self.seconds[1:]) * 1000
-
-    @property
-    def p95_ms(self) -> float:
-        return statistics.quantiles(self.seconds[1:], n=20)[-1] * 1000
+        return statistics.median(self.seconds) * 1000
 
 
 @dataclass(frozen=True)
 class PerTestResult:
-    fixture: SetupTimes
-    floor: SetupTimes
+    fixture: tuple[Run, Run]  # N, 3N
+    plain: tuple[Run, Run]
 
     @property
-    def difference_ms(self) -> float:
-        return self.fixture.median_ms - self.floor.median_ms
+    def slope_ms(self) -> float:
+        (f1, f3), (p1, p3) = self.fixture, self.plain
+        return ((f3.median_ms - f1.median_ms) - (p3.median_ms - p1.median_ms)) / (f3.tests - f1.tests)
+
+    @property
+    def intercept_ms(self) -> float:
+        f1, p1 = self.fixture[0], self.plain[0]
+        return (f1.median_ms - p1.median_ms) - f1.tests * self.slope_ms
+
+    def runs(self) -> list[Run]:
+        return [*self.fixture, *self.plain]
 
 
 def write_project(directory: Path, test_source: str, tests: int) -> None:
@@ -98,26 +101,20 @@ def write_project(directory: Path, test_source: str, tests: int) -> None:
     # An empty ini file makes this the rootdir: the checkout's own pytest settings stay out.
     (directory / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     (directory / "conftest.py").write_text(CONFTEST, encoding="utf-8")
-    (directory / "test_bench.py").write_text(test_source.format(tests=tests),
-                                             encoding="utf-8")
+    (directory / "test_bench.py").write_text(test_source.format(tests=tests), encoding="utf-8")
 
 
-def run_project(label: str, directory: Path, tests: int) -> SetupTimes:
-    times_file = directory / "setup-times.json"
+def time_project(label: str, directory: Path) -> float:
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-            str(directory)]
+            "-p", "no:xdist", str(directory)]
+    wall_time = directory / "wall-time.txt"
+    wall_time.unlink(missing_ok=True)
     done = subprocess.run(argv, cwd=directory, capture_output=True, text=True, timeout=600,
-                          env={**_environ(), "BENCH_SETUP_TIMES": str(times_file)}, check=False)
-    if done.returncode != 0 or not times_file.exists():
+                          env={**_environ(), "BENCH_WALL_TIME": str(wall_time)}, check=False)
+    if done.returncode != 0 or not wall_time.exists():
         raise BenchError(f"pytest ({label}) failed with status {done.returncode}:\n"
                          f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
-    seconds = tuple(json.loads(times_file.read_text(encoding="utf-8")))
-    if len(seconds) != tests:
-        raise BenchError(f"pytest ({label}) timed {len(seconds)} setups, expected {tests}")
-    result = SetupTimes(label, seconds)
-    progress(f"per-test setup, {label}: median {result.median_ms:.3f} ms, "
-             f"p95 {result.p95_ms:.3f} ms, first {result.first_ms:.1f} ms")
-    return result
+    return float(wall_time.read_text(encoding="utf-8"))
 
 
 def _environ() -> dict[str, str]:
@@ -126,10 +123,20 @@ def _environ() -> dict[str, str]:
             if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")}
 
 
-def run_pertest(work: Path, tests: int) -> PerTestResult:
-    """Both projects, the fixture's first: neither's files are cached by the other's run."""
-    with_fixture, floor = work / "pertest-fixture", work / "pertest-floor"
-    write_project(with_fixture, WITH_FIXTURE, tests)
-    write_project(floor, WITHOUT_FIXTURE, tests)
-    return PerTestResult(run_project("huskyvoice fixture", with_fixture, tests),
-                         run_project("no fixture (pytest's floor)", floor, tests))
+def run_pertest(work: Path, tests: int, rounds: int) -> PerTestResult:
+    """The four projects, `rounds` times each, alternating (a noisy moment hits all four)."""
+    projects = [(f"huskyvoice fixture, {n:,} tests", "fixture", WITH_FIXTURE, n) for n in (tests, 3 * tests)]
+    projects += [(f"no fixture, {n:,} tests", "plain", WITHOUT_FIXTURE, n) for n in (tests, 3 * tests)]
+    for _label, kind, source, n in projects:
+        write_project(work / f"pertest-{kind}-{n}", source, n)
+    seconds: dict[str, list[float]] = {label: [] for label, *_ in projects}
+    for _ in range(rounds):
+        for label, kind, _source, n in projects:
+            seconds[label].append(time_project(label, work / f"pertest-{kind}-{n}"))
+    runs = [Run(label, n, tuple(seconds[label])) for label, _kind, _source, n in projects]
+    result = PerTestResult((runs[0], runs[1]), (runs[2], runs[3]))
+    for run in runs:
+        progress(f"per-test, {run.label}: median {run.median_ms:.0f} ms of {rounds}")
+    progress(f"per-test: the fixture costs {result.slope_ms:.3f} ms a test "
+             f"and {result.intercept_ms:.0f} ms once")
+    return result

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from balancer import ONE, ONE_BEHIND, TWO_BEHIND
-from common import APPOINTMENT, KEY, LUA_SCRIPT, ROOT
+from common import KEY, LUA_SCRIPT, ROOT
 from comparison import BARE, GRANIAN, PRISM, SANDBOX
 from load import Matrix, wrk_argv
 from machine import busy_machine_note, describe_machine
@@ -51,18 +51,19 @@ def pertest_section(results: Results) -> list[Section]:
     found = results.pertest
     if found is None:
         return []
-    rows = [[t.label, f"{len(t.seconds):,}", f"{t.first_ms:.1f}", f"{t.median_ms:.3f}",
-             f"{t.p95_ms:.3f}"] for t in (found.fixture, found.floor)]
+    rows = [[run.label, f"{run.tests:,}", f"{run.median_ms:,.0f}",
+             f"{min(run.seconds) * 1000:,.0f}-{max(run.seconds) * 1000:,.0f}"] for run in found.runs()]
+    n = found.fixture[0].tests
     return [Section("T1: fresh sandbox per test (pytest plugin)", [
-        ("Two generated pytest projects run in a subprocess (`python -m pytest -q -p no:randomly "
-         "-p no:cacheprovider`): one test parametrized over the tests that takes `huskyvoice` "
-         f"and GETs `{APPOINTMENT}` on the default world, and the same test without the fixture. "
-         "A conftest hookwrapper around `pytest_runtest_setup` times each test's setup phase. "
-         "The first test builds the session's app, so the median and p95 are of the others."),
-        (f"The fixture's own cost, the difference of the medians: "
-         f"**{found.difference_ms:.3f} ms** per test.")],
-        [Table(["Project", "Tests", "First setup ms", "Median setup ms", "p95 setup ms"],
-               rows)])]
+        ("Four generated pytest projects run in a subprocess (`python -m pytest -q -p no:randomly "
+         f"-p no:cacheprovider -p no:xdist`): {n:,} and {3 * n:,} tests that take `huskyvoice` on "
+         "the default world and do nothing else, and the same without the fixture; each project "
+         "runs once a round, in turn, and its median wall time is kept."),
+        ("The fixture's setup and teardown per test (the slope) is the extra time the 2N more "
+         "tests take with the fixture, over 2N; what it costs once (the first test's app, world "
+         f"and spec) is what remains: **{found.slope_ms:.3f} ms a test** and "
+         f"**{found.intercept_ms:.0f} ms once**.")],
+        [Table(["Project", "Tests", "Median wall ms", "Range ms"], rows)])]
 
 
 def inprocess_section(results: Results) -> list[Section]:

@@ -7,6 +7,7 @@ found here, so nothing else needs to know.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +15,7 @@ _PACKAGE = resources.files(__package__ or "huskyvoice_sandbox")
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
 
+@cache  # where the package is does not move while it runs
 def _find(name: str) -> Path:
     packaged = Path(str(_PACKAGE / name))
     if packaged.exists():

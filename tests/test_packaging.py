@@ -15,6 +15,7 @@ from huskyvoice_sandbox.resources import (
     spec_path,
     world_schema_path,
 )
+from jsonschema import Draft202012Validator
 
 
 @pytest.fixture
@@ -41,3 +42,4 @@ def test_world_schema_ships_with_the_package() -> None:
     schema = json.loads(world_schema_path().read_text(encoding="utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert set(schema["required"]) == {"version", "organizations"}
+    Draft202012Validator.check_schema(schema)  # the sandbox trusts it without checking it again

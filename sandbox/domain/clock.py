@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 
 
 def utc_now() -> datetime:
@@ -22,6 +23,9 @@ def local_date(moment: datetime, zone: tzinfo) -> date:
         return date.max if moment.year > 1 else date.min
 
 
+# The same few timestamps are written again and again (each window's, each appointment's), and
+# writing one is most of what rendering a slot costs; datetimes are immutable, so a cache is safe.
+@lru_cache(maxsize=8192)
 def format_timestamp(moment: datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ`, as the API writes timestamps."""
     utc = moment.astimezone(UTC).replace(tzinfo=None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from functools import cached_property
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -18,6 +18,7 @@ ACTIVE_STATUSES = frozenset({"confirmed", "rescheduled"})
 END_OF_DAY = "24:00"  # a window's end_time that runs to midnight
 
 
+@lru_cache(maxsize=2048)  # a world has few distinct window times; strftime is slow
 def wall_text(moment: time) -> str:
     """A window's wall-clock time as written: "09:00", or "24:00" for the end of the day."""
     return END_OF_DAY if moment == time.max else moment.strftime("%H:%M")

@@ -28,6 +28,13 @@ ID_ALPHABET = string.ascii_lowercase + string.digits
 ID_SEED = 20260615  # new ids follow one sequence from every fresh world: runs repeat exactly
 
 
+def _generator(state: Any) -> random.Random:
+    """A generator in `state`, without first seeding it from the system's entropy."""
+    generator = random.Random.__new__(random.Random)
+    generator.setstate(state)
+    return generator
+
+
 def key_digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
@@ -51,6 +58,7 @@ class Store:
         self._index: SearchIndex | None = None  # built on first use: loading stays linear
         self._ids = random.Random(ID_SEED)
         self._window_ids = random.Random(ID_SEED + 1)  # apart: a new window moves no appointment id
+        self._template_states: tuple[Any, Any] | None = None  # see as_template()
         for org in organizations:
             self.add_organization(org)
         for appointment in appointments:
@@ -81,10 +89,17 @@ class Store:
             other._load = Counter(self._load)
             other._bookings = defaultdict(set, {k: set(v) for k, v in self._bookings.items()})
             other._index = self._search_index().copy()
-            other._ids, other._window_ids = random.Random(), random.Random()
-            other._ids.setstate(self._ids.getstate())
-            other._window_ids.setstate(self._window_ids.getstate())
+            ids, window_ids = self._template_states or (self._ids.getstate(), self._window_ids.getstate())
+            other._ids, other._window_ids = _generator(ids), _generator(window_ids)
+            other._template_states = None
         return other
+
+    def as_template(self) -> Store:
+        """Mark this store as one that is only ever copied (a world's, as loaded), never
+        served: its id sequences' states are read once, not at every copy (a fresh sandbox per
+        test copies it each time, and reading a generator's state is most of a copy's cost)."""
+        self._template_states = (self._ids.getstate(), self._window_ids.getstate())
+        return self
 
     # -- keys -------------------------------------------------------------------------------
     def authenticate(self, key: str) -> Credential | None:

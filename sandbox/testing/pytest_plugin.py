@@ -36,6 +36,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,12 +125,12 @@ def _load_world(config: pytest.Config, source: Any, kind: str) -> Any:
     pytest.fail(f"huskyvoice: {problem}", pytrace=False)  # outside `except`: no chained traceback
 
 
-def _world_source(request: pytest.FixtureRequest) -> tuple[Any, str]:
+def _world_source(request: pytest.FixtureRequest, fixture_value: Any) -> tuple[Any, str]:
     """The closest huskyvoice_world marker's value, else the huskyvoice_world fixture's; and
     which of the two it is."""
     marker = request.node.get_closest_marker(WORLD_OPTION)
     if marker is None:
-        return request.getfixturevalue(WORLD_OPTION), "fixture"
+        return fixture_value, "fixture"
     if len(marker.args) + len(marker.kwargs) != 1 or (marker.kwargs and "source" not in marker.kwargs):
         pytest.fail("huskyvoice: use @pytest.mark.huskyvoice_world(source) with one path or dict",
                     pytrace=False)
@@ -146,27 +147,6 @@ def huskyvoice_world(request: pytest.FixtureRequest) -> str | Path | dict[str, A
     if cli:
         return config.invocation_params.dir / cli  # typed on the command line: relative to cwd
     return config.getini(WORLD_OPTION) or None
-
-
-@pytest.fixture
-def _huskyvoice_app(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """This test's sandbox app, shared by huskyvoice and huskyvoice_server: the session's one
-    app, given fresh state (sessions, store, clock, journal, snapshots, forced responses and
-    rate-limit counters, all new) for this test's world. Building an app costs ~10 ms (Flask
-    compiles its URL rules); fresh state costs ~0.05 ms."""
-    from ..web.http import EXTENSION
-
-    source, kind = _world_source(request)
-    world = _load_world(request.config, source, kind)
-    app, fingerprint = _shared_app(request.config)
-    runtime = app.extensions[EXTENSION]
-    runtime.sessions = sessions = runtime.sessions.fresh(world)
-    yield app
-    # A forced delay still running (a client timed out on it) must not hold a server thread
-    # into the next test, or the end of the session.
-    sessions.clear_forced()
-    if _fingerprint(app) != fingerprint:  # the test changed the app itself: the next gets a new one
-        del request.config.stash[_APP]
 
 
 _APP = pytest.StashKey[tuple[Any, tuple[Any, ...]]]()
@@ -196,9 +176,26 @@ def _fingerprint(app: Any) -> tuple[Any, ...]:
 
 
 @pytest.fixture
-def huskyvoice(request: pytest.FixtureRequest, _huskyvoice_app: Any) -> InProcessSandbox:
-    """The sandbox in-process, over Flask's test client."""
-    return InProcessSandbox(_huskyvoice_app, _contract(request.config), request.config.rootpath)
+def huskyvoice(request: pytest.FixtureRequest, huskyvoice_world: Any) -> Iterator[InProcessSandbox]:
+    """The sandbox in-process, over Flask's test client: the session's one app, given fresh
+    state (sessions, store, clock, journal, snapshots, forced responses and rate-limit counters,
+    all new) for this test's world. huskyvoice_server serves the same app. Building an app costs
+    ~10 ms (Flask compiles its URL rules); fresh state costs ~0.05 ms."""
+    from ..web.http import EXTENSION
+
+    # huskyvoice_world is asked for as an argument, not with request.getfixturevalue(): the
+    # same value (a user's override included) at a fraction of the cost, which every test pays.
+    source, kind = _world_source(request, huskyvoice_world)
+    world = _load_world(request.config, source, kind)
+    app, fingerprint = _shared_app(request.config)
+    runtime = app.extensions[EXTENSION]
+    runtime.sessions = sessions = runtime.sessions.fresh(world)
+    yield InProcessSandbox(app, _contract(request.config), request.config.rootpath)
+    # A forced delay still running (a client timed out on it) must not hold a server thread
+    # into the next test, or the end of the session.
+    sessions.clear_forced()
+    if _fingerprint(app) != fingerprint:  # the test changed the app itself: the next gets a new one
+        del request.config.stash[_APP]
 
 
 WEBHOOK_SECRET = "whsec_huskyvoice_test"  # noqa: S105 - a test receiver's, never a real one
@@ -260,10 +257,11 @@ def _huskyvoice_served() -> Iterator[tuple[_Dispatcher, str]]:
 
 @pytest.fixture
 def huskyvoice_server(request: pytest.FixtureRequest, _huskyvoice_served: tuple[_Dispatcher, str],
-                      _huskyvoice_app: Any) -> Iterator[ServedSandbox]:
-    """The sandbox over real HTTP: `.url` for your SDK, the same control methods as huskyvoice."""
+                      huskyvoice: InProcessSandbox) -> Iterator[ServedSandbox]:
+    """The sandbox over real HTTP: `.url` for your SDK, the same control methods as huskyvoice
+    (and the same sandbox: a test may take both)."""
     dispatcher, url = _huskyvoice_served
-    dispatcher.app = _huskyvoice_app
+    dispatcher.app = huskyvoice.app
     try:
         yield ServedSandbox(url, _contract(request.config), request.config.rootpath)
     finally:
@@ -722,7 +720,12 @@ class InProcessSandbox(SandboxHandle):
     def __init__(self, app: Any, contract: Any, root: Path) -> None:
         super().__init__(contract, root)
         self.app = app
-        self.client = app.test_client()
+
+    @cached_property
+    def client(self) -> Any:
+        """Flask's test client for `.app`, made on first use (a test that makes no request pays
+        nothing for it)."""
+        return self.app.test_client()
 
     def _exchange(self, method: str, path: str, body: bytes | None,
                   headers: dict[str, str]) -> tuple[int, Iterable[tuple[str, str]], bytes]:

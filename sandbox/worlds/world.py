@@ -68,9 +68,8 @@ class World:
 
     @cached_property
     def _pristine(self) -> Store:
-        if self.loaded_store is not None:
-            return self.loaded_store
-        return Store(self.organizations, self.appointments)
+        store = self.loaded_store if self.loaded_store is not None else Store(self.organizations, self.appointments)
+        return store.as_template()
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -173,8 +172,9 @@ def collector_paused() -> Iterator[None]:
 
 @lru_cache(maxsize=1)
 def _schema_validator() -> GatedValidator:
+    # The schema ships with the package and is checked against its meta-schema by the tests
+    # (test_packaging), not here: that check costs more than every world it would guard.
     schema = json.loads(world_schema_path().read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
     located = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     return GatedValidator(located, schema)
 
