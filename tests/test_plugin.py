@@ -102,6 +102,18 @@ def huskyvoice_world():
     return %r
 """
 
+# The default fixture is session-scoped; an override may take per-test fixtures all the same.
+PER_TEST_CONFTEST = """
+import json
+import pytest
+
+@pytest.fixture
+def huskyvoice_world(tmp_path):
+    path = tmp_path / "world.yaml"
+    path.write_text(json.dumps(%r))
+    return path
+"""
+
 OVERRIDDEN = """
 import pytest
 
@@ -125,8 +137,11 @@ def test_worlds_come_from_marker_fixture_ini_and_command_line(
         (pytester.path / folder).mkdir()
         (pytester.path / folder / "conftest.py").write_text(OVERRIDE_CONFTEST % (world,))
         (pytester.path / folder / f"test_{folder}.py").write_text(OVERRIDDEN % (label, label))
+    (pytester.path / "per_test").mkdir()
+    (pytester.path / "per_test" / "conftest.py").write_text(PER_TEST_CONFTEST % (tiny_world("per-test"),))
+    (pytester.path / "per_test" / "test_per_test.py").write_text(OVERRIDDEN % ("per-test", "per-test"))
 
-    pytester.runpytest().assert_outcomes(passed=9)
+    pytester.runpytest().assert_outcomes(passed=11)
 
     monkeypatch.setenv("EXPECTED_WORLD", "cli")
     pytester.runpytest("--huskyvoice-world", "worlds/cli.yaml", "-k", "unmarked").assert_outcomes(passed=1)

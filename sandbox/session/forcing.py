@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-
 from ..domain.errors import Detail, NotFound, ValidationError, location
 from ..resources import forced_response_schema_path
 from ..spec.gate import short_message
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
     from ..spec.contract import Contract, DocumentedResponse
 
 FORCE_HEADER = "X-Sandbox-Force"
@@ -226,6 +226,8 @@ def _whole_number(text: str) -> int | str:
 
 @lru_cache(maxsize=1)
 def _shape_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # on first use: see spec.gate.located_validator
+
     schema = json.loads(forced_response_schema_path().read_text(encoding="utf-8"))
     return Draft202012Validator(schema)
 

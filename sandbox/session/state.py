@@ -41,11 +41,13 @@ class SandboxState:
         self.limiter = SlidingWindowLimiter()
         self.journal = Journal(journal_size)
         self.world = world
-        self.store: Store
         self.snapshots: dict[str, Snapshot] = {}
         self.forced = ForcedResponses()
         self.webhooks = Deliveries()
-        self.reset()
+        # What reset() does, less what a new state has nothing of (deliveries, forced responses,
+        # rate-limit history): a fresh sandbox per test makes one of these every time.
+        self.store: Store = world.new_store()
+        self.clock.freeze(world.clock)
 
     def reset(self) -> None:
         """Back to the world last loaded: its appointments, its clock, no rate-limit history,

@@ -10,16 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from ..domain.errors import Detail, location
 from ..resources import spec_path
-from .gate import GatedValidator, impossible_day, short_message
+from .gate import GatedValidator, impossible_day, located_validator, short_message
+
+if TYPE_CHECKING:
+    from referencing import Registry
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -85,8 +85,6 @@ class Contract:
         # libyaml's parser when PyYAML has it (its wheels do): the same document, parsed in a
         # seventh of the time, which every fresh process (a test run, a CLI command) pays.
         self.spec: dict[str, Any] = yaml.load(self.text, Loader=_SafeLoader)  # noqa: S506 - safe
-        self._registry = Registry().with_resource(
-            SPEC_URI, Resource.from_contents(self.spec, default_specification=DRAFT202012))
         self.operations = {op.operation_id: op for op in self._read_operations()}
         self._validators: dict[str, GatedValidator] = {}
         self._body_fields = {
@@ -147,12 +145,11 @@ class Contract:
         properties = {p.name: {"$ref": f"#{p.schema_pointer}"} for p in params}
         schema = {"type": "object", "properties": properties,
                   "required": [p.name for p in params if p.required]}
-        located = Draft202012Validator(
-            {**schema, "properties": {n: {"$ref": f"{SPEC_URI}{r['$ref']}"} for n, r in properties.items()}},
-            registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        located = {**schema, "properties": {n: {"$ref": f"{SPEC_URI}{r['$ref']}"}
+                                            for n, r in properties.items()}}
         parts: dict[str, Any] = {part: self.spec[part] for part in ("components", "paths") if part in self.spec}
         whole: dict[str, Any] = {**schema, **parts}
-        self._validators[key] = GatedValidator(located, whole)
+        self._validators[key] = GatedValidator(whole, lambda: located_validator(located, self._registry))
         return self._validators[key]
 
     def _read_responses(self, op: Operation) -> dict[int, DocumentedResponse]:
@@ -186,13 +183,22 @@ class Contract:
     def _validator(self, pointer: str) -> GatedValidator:
         """The validator of the schema at `pointer`, compiled once."""
         if pointer not in self._validators:
-            located = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=self._registry,
-                                           format_checker=Draft202012Validator.FORMAT_CHECKER)
+            located = {"$ref": f"{SPEC_URI}#{pointer}"}
             # Self-contained for jsonschema-rs: the spec's schemas, referred to from the root.
             whole: dict[str, Any] = {"$ref": f"#{pointer}",
                      **{part: self.spec[part] for part in ("components", "paths") if part in self.spec}}
-            self._validators[pointer] = GatedValidator(located, whole)
+            self._validators[pointer] = GatedValidator(whole, lambda: located_validator(located, self._registry))
         return self._validators[pointer]
+
+    @cached_property
+    def _registry(self) -> Registry:
+        """The spec as jsonschema's located validators resolve it (made, and jsonschema's
+        libraries imported, only once a document is refused: see gate.located_validator)."""
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        return Registry().with_resource(
+            SPEC_URI, Resource.from_contents(self.spec, default_specification=DRAFT202012))
 
     @cached_property
     def json_text(self) -> str:

@@ -10,19 +10,40 @@ from __future__ import annotations
 
 import calendar
 import re
-from typing import Any
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema import ValidationError as SchemaError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema import ValidationError as SchemaError
+    from referencing import Registry
+
+
+def located_validator(schema: dict[str, Any], registry: Registry | None = None) -> Draft202012Validator:
+    """jsonschema's validator of `schema`, formats checked. jsonschema is imported here, on
+    first use: importing it costs ~100 ms, which only a refused document needs to pay (a test
+    run's first sandbox, a CLI command, a server's start all did before)."""
+    from jsonschema import Draft202012Validator
+
+    options: dict[str, Any] = {"registry": registry} if registry is not None else {}
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER, **options)
 
 
 class GatedValidator:
-    def __init__(self, located: Draft202012Validator, schema: dict[str, Any]) -> None:
-        """`schema` must be self-contained (its `$ref`s inside it) and mean what `located`
-        validates."""
-        self.located = located
+    def __init__(self, schema: dict[str, Any],
+                 located: Callable[[], Draft202012Validator] | None = None) -> None:
+        """`schema` must be self-contained (its `$ref`s inside it); `located` makes the
+        jsonschema validator that means the same (by default, of `schema` itself), on the first
+        refusal."""
         self._gate = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+        self._located = located or (lambda: located_validator(schema))
+
+    @cached_property
+    def located(self) -> Draft202012Validator:
+        return self._located()
 
     def iter_errors(self, instance: Any) -> list[SchemaError]:
         """Every problem, located; empty when the instance is valid."""
@@ -32,6 +53,8 @@ class GatedValidator:
         if errors:
             return errors
         # The two disagree: the stricter one wins, in its own words.
+        from jsonschema import ValidationError as SchemaError
+
         return [SchemaError(e.message, path=list(e.instance_path), validator="schema", schema={})
                 for e in self._gate.iter_errors(instance)]
 

@@ -139,7 +139,9 @@ def _world_source(request: pytest.FixtureRequest, fixture_value: Any) -> tuple[A
 
 # -- fixtures ---------------------------------------------------------------------------------------
 
-@pytest.fixture
+# Session-scoped: the option and ini value cannot change during a run, and a per-test fixture
+# costs every test pytest's own setup and teardown. An override may have any scope.
+@pytest.fixture(scope="session")
 def huskyvoice_world(request: pytest.FixtureRequest) -> str | Path | dict[str, Any] | None:
     """The world tests serve: override it to return a path or a world document (dict)."""
     config = request.config

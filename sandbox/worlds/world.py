@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema import ValidationError as SchemaError
 
 from ..domain import booking, calendar
 from ..domain.clock import format_timestamp, parse_utc, utc_now
@@ -46,6 +44,9 @@ from ..resources import world_schema_path
 from ..spec import strictjson
 from ..spec.gate import GatedValidator
 from . import fastyaml
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError as SchemaError
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,7 @@ def _schema_validator() -> GatedValidator:
     # The schema ships with the package and is checked against its meta-schema by the tests
     # (test_packaging), not here: that check costs more than every world it would guard.
     schema = json.loads(world_schema_path().read_text(encoding="utf-8"))
-    located = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return GatedValidator(located, schema)
+    return GatedValidator(schema)
 
 
 def _schema_problems(document: Any) -> list[tuple[tuple[Any, ...], Detail]]:
@@ -325,8 +325,7 @@ def _additions_validator() -> GatedValidator:
                              "appointments": {"type": "array", "minItems": 1, "maxItems": 100000,
                                               "items": {"$ref": "#/$defs/appointment"}}},
               "$defs": world["$defs"]}
-    located = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return GatedValidator(located, schema)
+    return GatedValidator(schema)
 
 
 @lru_cache(maxsize=1)
@@ -335,8 +334,7 @@ def _webhook_validator() -> GatedValidator:
     endpoint = world["$defs"]["webhook"]
     schema = {**endpoint, "properties": {"organization": {"$ref": "#/$defs/id"}, **endpoint["properties"]},
               "$defs": world["$defs"]}
-    located = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return GatedValidator(located, schema)
+    return GatedValidator(schema)
 
 
 def read_webhook(body: Any, default_id: str) -> tuple[str | None, WebhookEndpoint]:
