@@ -29,7 +29,8 @@ def run_section(results: Results, command: str, started_at: datetime,
          f"(median reported), {settings.warmup} s untimed warm-up per server, key `{KEY}`, "
          "the sandbox's world reset before each run that writes. In-process: "
          f"{settings.repeats} batches of {settings.batch:,} calls per app and scenario. "
-         f"Per-test setup: {settings.tests:,} tests per pytest project."),
+         f"Per-test cost: pytest projects of {settings.tests:,} and {3 * settings.tests:,} tests, "
+         f"with the fixture and without, {settings.rounds} alternating round(s) each."),
         *busy_machine_note(results.others_cpu_share), *results.notes])
 
 

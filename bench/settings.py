@@ -23,7 +23,7 @@ class Settings:
     reset_samples: int  # resets timed per world (fewer if they take over TIMING_BUDGET_S)
     load_samples: int  # fresh processes per world load measurement
     big: int  # appointments in the big world (scale, load, reset)
-    tests: int  # tests in each generated pytest project (per-test setup cost)
+    tests: int  # N: generated pytest projects of N and 3N tests (per-test cost)
     batch: int  # in-process calls per timed batch
     repeats: int  # timed batches per app and scenario, in-process (the median is reported)
 
@@ -54,7 +54,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reset-samples", type=int, help="resets timed per world")
     parser.add_argument("--load-samples", type=int, help="fresh processes per load measurement")
     parser.add_argument("--big", type=int, metavar="N", help="appointments in the big world")
-    parser.add_argument("--tests", type=int, help="tests per generated pytest project")
+    parser.add_argument("--tests", type=int, help="N: pytest projects of N and 3N tests are timed")
     parser.add_argument("--batch", type=int, help="in-process calls per timed batch")
     parser.add_argument("--repeats", type=int, help="in-process timed batches (median reported)")
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even if installed")
