@@ -4,13 +4,14 @@ cost floor), on the same requests, alternating."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from load import Matrix, measure
 from resets import Timing, timed
-from scenarios import COMPARISON
+from scenarios import COMPARISON, CROWD
 from servers import (
     bare_argv,
     granian_argv,
@@ -27,11 +28,13 @@ SANDBOX, BARE, PRISM = "sandbox", "bare app", "Prism"
 GRANIAN = "sandbox on granian"  # an alternative server, measured when installed (information)
 RPS_TARGET = 1.5  # sandbox / Prism req/s, at least, on every scenario
 # and the sandbox's p99 latency at most Prism's
+CROWD_CONNECTIONS = 64  # the crowd's wrk connections: at most Prism's p99, and no socket errors
 
 
 @dataclass
 class ComparisonResult:
     matrix: Matrix  # servers: the sandbox, the bare app, Prism when there
+    crowd: Matrix  # the same servers, CROWD at CROWD_CONNECTIONS
     startup: list[tuple[str, float, float | None]]
     reset: Timing  # POST /_sandbox/reset on the bench world
 
@@ -51,7 +54,8 @@ def run_comparison(world: Path, settings: Settings, prism: str | None,
             servers.append(stack.enter_context(serving(GRANIAN, granian_argv, logs, sandbox=True,
                                                        env=granian_env(world))))
         matrix = measure(COMPARISON, servers, settings)
+        crowd = measure(CROWD, servers, dataclasses.replace(settings, connections=CROWD_CONNECTIONS))
         sandbox = servers[0]
         reset_timing = timed("POST /_sandbox/reset, bench world (client side)",
                              lambda: reset(sandbox), settings.reset_samples)
-        return ComparisonResult(matrix, startup_rows(servers), reset_timing)
+        return ComparisonResult(matrix, crowd, startup_rows(servers), reset_timing)

@@ -3,11 +3,12 @@
   T1  a fresh sandbox per test: the `huskyvoice` fixture costs a suite ≤ 0.5 ms a test, ≤ 400 ms once;
   T2  in-process request cost: notes PATCH ≤ 2.0 × the bare Flask app's, reschedule ≤ 2.5 ×;
   T3  served: ≥ 1.5 × Prism's req/s on every scenario, and a p99 no higher than Prism's;
+      at 64 connections (PATCH notes, GET), a p99 no higher than Prism's and no socket errors;
   T4  scale: search and availability on 100,000 appointments ≥ 0.9 × on 1,000; a 100,000-
       appointment world loads in < 5 s as YAML and < 2 s as JSON (peak memory reported);
   T5  past one process: two processes behind HAProxy against one (information).
 
-    python bench/run.py                      # full run, about 11 minutes
+    python bench/run.py                      # full run, about 14 minutes
     python bench/run.py --quick              # smoke run, about 2 minutes
     python bench/run.py --markdown docs/performance.md
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from balancer import ONE, ONE_BEHIND, TWO_BEHIND
 from common import KEY, LUA_SCRIPT, ROOT
-from comparison import BARE, GRANIAN, PRISM, SANDBOX
+from comparison import BARE, CROWD_CONNECTIONS, GRANIAN, PRISM, SANDBOX
 from load import Matrix, wrk_argv
 from machine import busy_machine_note, describe_machine
 from report import Section, Table, cells_table, ratio_table
@@ -103,6 +103,10 @@ def comparison_sections(results: Results) -> list[Section]:
         Section("T3: ratios", table_note(part.matrix.servers), [ratio_table(
             part.matrix, [(SANDBOX, other) for other in others],
             [(SANDBOX, PRISM)] if PRISM in others else [])]),
+        Section(f"T3: {CROWD_CONNECTIONS} connections", [
+            (f"The same servers, with `wrk -c{CROWD_CONNECTIONS}` (a CI fleet sharing one sandbox), "
+             "in alternating rounds of their own after the others. Target: the sandbox's p99 at most Prism's, and no "
+             "socket errors.")], [cells_table(part.crowd)]),
         *granian_sections(part.matrix, others),
     ]
 

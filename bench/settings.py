@@ -28,7 +28,8 @@ class Settings:
     repeats: int  # timed batches per app and scenario, in-process (the median is reported)
 
 
-# Full: 5 rounds of 3 s keep the whole run near 11 minutes with 7 scenarios on 3 servers;
+# Full: 5 rounds of 3 s keep the whole run near 14 minutes with 7 scenarios on 3 servers (and
+# 2 more at 64 connections);
 # five short alternating runs resist a noisy moment better than two long ones.
 FULL = Settings(duration=3, rounds=5, connections=8, warmup=1, reset_samples=50, load_samples=1,
                 big=100_000, tests=1_000, batch=1_000, repeats=15)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from balancer import ONE, TWO_BEHIND
-from comparison import PRISM, RPS_TARGET, SANDBOX
+from comparison import CROWD_CONNECTIONS, PRISM, RPS_TARGET, SANDBOX
 from pertest import INTERCEPT_TARGET_MS, SLOPE_TARGET_MS
 from results import Results
-from scenarios import BALANCER, COMPARISON, SCALE_TARGETED
+from scenarios import BALANCER, COMPARISON, CROWD, SCALE_TARGETED
 from settings import SMALL_WORLD
 
 SCALE_TARGET = 0.9  # big / small world, req/s, at least
@@ -89,6 +89,24 @@ def served_targets(results: Results) -> list[Target]:
         rows += [Target("T3", rps_name, shown(ratio, RPS_TARGET), rps_required, ratio >= RPS_TARGET),
                  Target("T3", p99_name, f"{ours:.2f} ms vs {theirs:.2f} ms", p99_required,
                         ours <= theirs)]
+    return rows + crowd_targets(results)
+
+
+def crowd_targets(results: Results) -> list[Target]:
+    """At 64 connections (a CI fleet on one sandbox): p99 no higher than Prism's, and no
+    socket errors (a refused or reset connection is a failed test somewhere)."""
+    required = "p99 ≤ Prism's, no socket errors"
+    rows = []
+    for scenario in CROWD:
+        name = f"served at {CROWD_CONNECTIONS} connections, {scenario.title}: p99 and socket errors"
+        part = results.comparison
+        if part is None or not part.has_prism:
+            rows.append(missing("T3", name, required))
+            continue
+        ours, theirs = (part.crowd.cell(scenario, s) for s in (SANDBOX, PRISM))
+        rows.append(Target("T3", name, f"{ours.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms; "
+                                       f"{ours.socket_errors:,} errors", required,
+                           ours.p99_ms <= theirs.p99_ms and ours.socket_errors == 0))
     return rows
 
 
