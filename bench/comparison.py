@@ -14,18 +14,22 @@ from resets import Timing, timed
 from scenarios import COMPARISON, CROWD
 from servers import (
     bare_argv,
+    bench_app_env,
     granian_argv,
-    granian_env,
     prism_argv,
     reset,
     sandbox_argv,
     serving,
     startup_rows,
+    uwsgi_argv,
 )
 from settings import Settings
 
 SANDBOX, BARE, PRISM = "sandbox", "bare app", "Prism"
-GRANIAN = "sandbox on granian"  # an alternative server, measured when installed (information)
+# Alternative servers for the same app, each measured when installed (information): the
+# server's name, the module that must be importable, its command line.
+GRANIAN, UWSGI = "sandbox on granian", "sandbox on uWSGI"
+ALTERNATIVES = ((GRANIAN, "granian", granian_argv), (UWSGI, "pyuwsgi", uwsgi_argv))
 RPS_TARGET = 1.5  # sandbox / Prism req/s, at least, on every scenario
 # and the sandbox's p99 latency at most Prism's
 CROWD_CONNECTIONS = 64  # the crowd's wrk connections: at most Prism's p99, and no socket errors
@@ -50,9 +54,10 @@ def run_comparison(world: Path, settings: Settings, prism: str | None,
                    stack.enter_context(serving(BARE, bare_argv, logs))]
         if prism:
             servers.append(stack.enter_context(serving(PRISM, prism_argv(prism), logs)))
-        if importlib.util.find_spec("granian") is not None:
-            servers.append(stack.enter_context(serving(GRANIAN, granian_argv, logs, sandbox=True,
-                                                       env=granian_env(world))))
+        for name, module, argv in ALTERNATIVES:
+            if importlib.util.find_spec(module) is not None:
+                servers.append(stack.enter_context(serving(name, argv, logs, sandbox=True,
+                                                           env=bench_app_env(world))))
         matrix = measure(COMPARISON, servers, settings)
         crowd = measure(CROWD, servers, dataclasses.replace(settings, connections=CROWD_CONNECTIONS))
         sandbox = servers[0]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from balancer import ONE, ONE_BEHIND, TWO_BEHIND
 from common import KEY, LUA_SCRIPT, ROOT
-from comparison import BARE, CROWD_CONNECTIONS, GRANIAN, PRISM, SANDBOX
+from comparison import BARE, CROWD_CONNECTIONS, GRANIAN, PRISM, SANDBOX, UWSGI
 from load import Matrix, wrk_argv
 from machine import busy_machine_note, describe_machine
 from report import Section, Table, cells_table, ratio_table
@@ -107,23 +107,37 @@ def comparison_sections(results: Results) -> list[Section]:
             (f"The same servers, with `wrk -c{CROWD_CONNECTIONS}` (a CI fleet sharing one sandbox), "
              "in alternating rounds of their own after the others. Target: the sandbox's p99 at most Prism's, and no "
              "socket errors.")], [cells_table(part.crowd)]),
-        *granian_sections(part.matrix, others),
+        *alternative_sections(part.matrix, others),
     ]
 
 
-def granian_sections(matrix: Matrix, others: Sequence[str]) -> list[Section]:
-    """The same sandbox under granian (a Rust WSGI server), when it is installed: what a faster
-    server would give, and why `serve` does not use it."""
-    if GRANIAN not in matrix.servers:
+# What each alternative server is, and why `serve` does not use it (yet).
+_ALTERNATIVES = {
+    GRANIAN: ("granian 2 (a WSGI server written in Rust; one worker, 8 blocking threads; "
+              "`bench/granian_app.py`). It cannot close a connection without answering (a "
+              "forced `drop` would be a 500), and it answers the requests it refuses itself "
+              "(a malformed request line, oversized headers) in its own format, not the API's "
+              "JSON envelope."),
+    UWSGI: ("uWSGI 2.0 (PyPI's `pyuwsgi` wheel: its asynchronous HTTP router in front of one "
+            "worker process of 8 threads; `bench/uwsgi_app.py`). Under the router a forced "
+            "`drop` on a kept-alive connection closes only when the connection's idle time "
+            "ends, and the requests the router refuses itself are closed without an answer "
+            "(issue 22 weighs these)."),
+}
+
+
+def alternative_sections(matrix: Matrix, others: Sequence[str]) -> list[Section]:
+    """The same sandbox under other servers, when they are installed: what a faster server
+    would give, and why `serve` does not use it."""
+    found = [name for name in _ALTERNATIVES if name in matrix.servers]
+    if not found:
         return []
-    return [Section("T3: the sandbox under another server (information)", [
-        "The same app under granian 2 (a WSGI server written in Rust; one worker, 8 blocking "
-        "threads; `bench/granian_app.py`), measured in the same rounds. `serve` keeps waitress: "
-        "granian cannot close a connection without answering (a forced `drop` would be a 500), "
-        "and it answers the requests it refuses itself (a malformed request line, oversized "
-        "headers) in its own format, not the API's JSON envelope."], [ratio_table(
-            matrix, [(GRANIAN, SANDBOX), *[(GRANIAN, o) for o in others]],
-            [(GRANIAN, PRISM)] if PRISM in others else [])])]
+    text = ["The same app under other servers, measured in the same rounds; `serve` keeps "
+            "waitress.", *(f"- {_ALTERNATIVES[name]}" for name in found)]
+    pairs = [(name, other) for name in found for other in (SANDBOX, *others)]
+    p99 = [(name, PRISM) for name in found] if PRISM in others else []
+    return [Section("T3: the sandbox under other servers (information)", ["\n".join(text)],
+                    [ratio_table(matrix, pairs, p99)])]
 
 
 def table_note(servers: Sequence[str]) -> list[str]:

@@ -109,7 +109,14 @@ def granian_argv(port: int) -> list[str]:
             "--log-level", "warning", "granian_app:app"]
 
 
-def granian_env(world: Path) -> Callable[[int], Mapping[str, str]]:
+def uwsgi_argv(port: int) -> list[str]:
+    """The sandbox under uWSGI's HTTP router, one worker of 8 threads (bench/uwsgi_app.py)."""
+    return [sys.executable, "-c", f"import uwsgi_app; uwsgi_app.main({port})"]
+
+
+def bench_app_env(world: Path) -> Callable[[int], Mapping[str, str]]:
+    """What bench/granian_app.py and bench/uwsgi_app.py need: the world, and bench/ to import
+    them from."""
     bench = str(Path(__file__).resolve().parent)
     return lambda port: {"HUSKYVOICE_BENCH_WORLD": str(world),
                          "PYTHONPATH": os.pathsep.join(filter(None, [bench, os.environ.get("PYTHONPATH")]))}
