@@ -15,7 +15,8 @@ import io
 import statistics
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from huskyvoice_sandbox import create_app
@@ -23,11 +24,11 @@ from werkzeug.test import EnvironBuilder
 
 import bare_app
 from common import KEY, BenchError, progress
-from scenarios import NOTES, READ, RESCHEDULE, Scenario
+from scenarios import AVAILABILITY, CREATE, NOTES, NUMBER, READ, RESCHEDULE, Scenario
 from settings import Settings
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-SCENARIOS = (NOTES, RESCHEDULE, READ)
+SCENARIOS = (NOTES, RESCHEDULE, READ, AVAILABILITY, CREATE)  # the last three for information
 TARGETS = {NOTES.title: 2.0, RESCHEDULE.title: 2.5}  # sandbox / bare, at most
 WARMUP_CALLS = 200  # per app and scenario, every status checked
 
@@ -39,6 +40,7 @@ class Call:
     app: WsgiApp
     environs: tuple[tuple[dict[str, Any], bytes], ...]  # (environ without input, body)
     expected: str  # the status line's code, e.g. "200"
+    cursor: list[int] = field(default_factory=lambda: [0])  # the next environ, across batches
 
 
 @dataclass(frozen=True)
@@ -57,20 +59,26 @@ class InProcessResult:
         return TARGETS.get(self.scenario.title)
 
 
-def environs(scenario: Scenario) -> tuple[tuple[dict[str, Any], bytes], ...]:
-    """One environ per body of the scenario (the reschedule alternates between two dates)."""
+def environs(scenario: Scenario, calls: int) -> tuple[tuple[dict[str, Any], bytes], ...]:
+    """The environs the calls cycle through: one per body of the scenario (the reschedule
+    alternates between two dates), or, for a numbered one (the create), one per call, each
+    body with its own number, so that no create repeats another's patient."""
+    texts = scenario.sample_texts()
+    if scenario.numbered:
+        texts = [text.replace(NUMBER, str(n)) for n in range(calls) for text in scenario.body_texts]
+    builder = EnvironBuilder(path=scenario.path, method=scenario.method,
+                             headers=[("Authorization", f"Bearer {KEY}")],
+                             data=texts[0] or None,
+                             content_type="application/json" if texts[0] else None)
+    try:
+        base = builder.get_environ()
+    finally:
+        builder.close()
+    base.pop("wsgi.input")
     built = []
-    for text in scenario.sample_texts():
-        builder = EnvironBuilder(path=scenario.path, method=scenario.method,
-                                 headers=[("Authorization", f"Bearer {KEY}")],
-                                 data=text or None,
-                                 content_type="application/json" if text else None)
-        try:
-            environ = builder.get_environ()
-        finally:
-            builder.close()
-        environ.pop("wsgi.input")
-        built.append((environ, text.encode()))
+    for text in texts:
+        body = text.encode()
+        built.append(({**base, "CONTENT_LENGTH": str(len(body))} if body else base, body))
     return tuple(built)
 
 
@@ -82,8 +90,9 @@ def run_batch(call: Call, count: int) -> int:
         status[0] = line
         return lambda data: None
 
-    wrong, cycle, expected = 0, call.environs, call.expected
-    for index in range(count):
+    wrong, cycle, expected, start = 0, call.environs, call.expected, call.cursor[0]
+    call.cursor[0] += count
+    for index in range(start, start + count):
         base, body = cycle[index % len(cycle)]
         environ = dict(base)
         environ["wsgi.input"] = io.BytesIO(body)
@@ -123,9 +132,10 @@ def warm_up(name: str, scenario: Scenario, call: Call) -> None:
 
 def measure_scenario(scenario: Scenario, sandbox: WsgiApp, bare: WsgiApp,
                      settings: Settings) -> InProcessResult:
-    prepared = environs(scenario)
-    calls = {"sandbox": Call(sandbox, prepared, str(scenario.expected)),
-             "bare": Call(bare, prepared, "200")}
+    prepared = environs(scenario, WARMUP_CALLS + settings.repeats * settings.batch)
+    # The bare app answers each path with its documented example, in the same status.
+    calls = {name: Call(app, prepared, str(scenario.expected))
+             for name, app in (("sandbox", sandbox), ("bare", bare))}
     for name, call in calls.items():
         warm_up(name, scenario, call)
     times: dict[str, list[float]] = {"sandbox": [], "bare": []}
@@ -140,7 +150,8 @@ def measure_scenario(scenario: Scenario, sandbox: WsgiApp, bare: WsgiApp,
     return result
 
 
-def run_inprocess(settings: Settings) -> list[InProcessResult]:
-    """T2 on the default world (org_demo has no rate limit: every call is answered, not 429)."""
-    sandbox, bare = create_app(), bare_app.build_app()
+def run_inprocess(settings: Settings, world: Path) -> list[InProcessResult]:
+    """T2 on the bench world (the default world, whose org_demo has no rate limit, so every
+    call is answered, not 429; and a window with room for every create)."""
+    sandbox, bare = create_app(world), bare_app.build_app()
     return [measure_scenario(s, sandbox, bare, settings) for s in SCENARIOS]

@@ -110,7 +110,7 @@ def run_all(results: Results, chosen: frozenset[str], prism: str | None, haproxy
     if "pertest" in chosen:
         results.pertest = run_pertest(work, settings.tests, settings.rounds)
     if "inprocess" in chosen:
-        results.inprocess = run_inprocess(settings)
+        results.inprocess = run_inprocess(settings, worlds.bench)
     if "comparison" in chosen:
         results.comparison = run_comparison(worlds.bench, settings, prism, work)
     if "scale" in chosen:

@@ -74,14 +74,16 @@ def inprocess_section(results: Results) -> list[Section]:
     rows = [[r.scenario.title, f"{r.sandbox_ns / 1000:.1f}", f"{r.bare_ns / 1000:.1f}",
              f"{r.ratio:.2f}", f"≤ {r.target:.1f}" if r.target else "information"] for r in found]
     return [Section("T2: in-process request cost", [
-        ("The sandbox's WSGI app (`create_app()`, the default world) and the bare app "
+        ("The sandbox's WSGI app (`create_app()` on the bench world) and the bare app "
          "(`bench/bare_app.py`'s `build_app()`) called as a WSGI server calls them, "
          "`app(environ, start_response)`, with an environ built once per scenario by Werkzeug's "
          "EnvironBuilder (copied, with a fresh `wsgi.input`, per call) and the response "
          "exhausted and closed. Batches alternate between the apps, gc off as in timeit; the "
          "median batch is reported. The reschedule alternates between two dates, so every call "
-         "moves the appointment; every call's status is checked (the warm-up's too). The bare "
-         "app answers the same request with the documented body and does nothing else.")],
+         "moves the appointment; every create books a new patient; every call's status is "
+         "checked (the warm-up's too). The bare app answers the same request with the "
+         "documented body and does nothing else. Availability and create, the costliest "
+         "served scenarios, are shown for information.")],
         [Table(["Scenario", "Sandbox µs/call", "Bare app µs/call", "Sandbox / bare",
                 "Target"], rows)])]
 
