@@ -75,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 _CONTRACT = pytest.StashKey[Any]()
 _WORLDS = pytest.StashKey[dict]()
+_DEFAULT_WORLD = pytest.StashKey[Any]()
 
 
 def _contract(config: pytest.Config) -> Any:
@@ -110,8 +111,10 @@ def _load_world(config: pytest.Config, source: Any, kind: str) -> Any:
     from ..worlds.world import World, load_world
 
     try:
-        if source is None:
-            return _world_from_file(config, default_world_path())
+        if source is None:  # the packaged default world: parsed once, never changed by a test
+            if _DEFAULT_WORLD not in config.stash:
+                config.stash[_DEFAULT_WORLD] = _world_from_file(config, default_world_path())
+            return config.stash[_DEFAULT_WORLD]
         if isinstance(source, World):
             return source
         if isinstance(source, (str, PathLike)):
