@@ -15,6 +15,8 @@ from helpers import DOC_ID, OTHER_ORG_KEY, WRITE_KEY, appointment_in, error_of
 SESSION = "X-Sandbox-Session"
 APPT = f"/v1/appointments/{DOC_ID}"
 LAKEVIEW = "/v1/appointments/appt_9z8y7x6w5v"
+MEERA = "appt_c3d4e5f6a7"  # confirmed, Tuesday 2026-06-16
+MEERA_PATH = f"/v1/appointments/{MEERA}"
 FULL_TUESDAY = "2026-06-16T10:00:00.000Z"  # Tuesday Morning: its one API place is taken
 FREE_MONDAY = "2026-06-15T14:30:00.000Z"
 
@@ -136,6 +138,35 @@ def test_a_snapshot_restores_appointments_and_clock_as_often_as_needed(client) -
         assert data(client.get("/_sandbox/clock"))["now"] == "2026-05-26T11:00:00.000Z"
     data(client.post("/_sandbox/reset"))
     assert notes_in(client, None) is None  # reset still goes to the world as loaded
+
+
+def searched(client: Any, session: str | None = None) -> dict[str, list[str]]:
+    """The ids a search by each status finds (a status change moves an id between lists)."""
+    return {status: [found["appointment_id"] for found in data(client.get(
+                f"/v1/appointments?status={status}", headers=headers(session)))]
+            for status in ("confirmed", "cancelled")}
+
+
+def test_a_search_sees_only_its_own_sessions_and_snapshots_changes(client) -> None:
+    """Sessions, snapshots and resets share the world's search index until one of them changes
+    it (copy on write): whichever side changes first, no other side's search sees it."""
+    before = searched(client)
+    assert {DOC_ID, MEERA} <= set(before["confirmed"])
+    data(client.patch(APPT, json={"status": "cancelled"}, headers=headers("a")))  # a copy first
+    assert DOC_ID in searched(client, "a")["cancelled"]
+    assert searched(client) == before and searched(client, "b") == before
+    data(client.patch(MEERA_PATH, json={"status": "cancelled"}, headers=headers()))  # the original
+    saved = searched(client)
+    data(client.post("/_sandbox/snapshots", json={"name": "one"}))
+    data(client.patch(APPT, json={"status": "cancelled"}, headers=headers()))  # after the snapshot
+    assert DOC_ID in searched(client)["cancelled"]
+    data(client.post("/_sandbox/snapshots/one/restore"))
+    assert searched(client) == saved
+    data(client.patch(APPT, json={"status": "cancelled"}, headers=headers()))  # the restored copy
+    data(client.post("/_sandbox/snapshots/one/restore"))
+    assert searched(client) == saved  # the snapshot itself kept its index
+    data(client.post("/_sandbox/reset"))
+    assert searched(client) == before and DOC_ID in searched(client, "a")["cancelled"]
 
 
 def test_snapshots_belong_to_their_session(client) -> None:

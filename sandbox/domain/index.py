@@ -40,22 +40,35 @@ class SearchIndex:
                 grouped[key].append(entry)
         self._lists: dict[_Key, list[_Entry]] = {key: sorted(entries) for key, entries in grouped.items()}
         self._sets: dict[_Key, set[str]] = {key: {i for _, i in entries} for key, entries in grouped.items()}
+        self._owned: set[_Key] = set(self._lists)  # keys whose list and set no copy shares
 
     def copy(self) -> SearchIndex:
+        """A copy that shares each key's list and set with this index until either side changes
+        them (copy on write): a fresh sandbox per test copies its world's index every time, and a
+        test changes few keys, if any. The store's lock is held by the caller."""
         other = SearchIndex.__new__(SearchIndex)
-        other._lists = {key: list(entries) for key, entries in self._lists.items()}
-        other._sets = {key: set(ids) for key, ids in self._sets.items()}
+        other._lists, other._sets, other._owned = dict(self._lists), dict(self._sets), set()
+        self._owned = set()  # shared now, on this side too
         return other
+
+    def _own(self, key: _Key) -> None:
+        """Make the key's list and set this index's own before changing them."""
+        if key not in self._owned:
+            if key in self._lists:
+                self._lists[key], self._sets[key] = list(self._lists[key]), set(self._sets[key])
+            self._owned.add(key)
 
     def add(self, appointment: Appointment) -> None:
         entry = _entry(appointment)
         for key in _keys(appointment):
+            self._own(key)
             insort(self._lists.setdefault(key, []), entry)
             self._sets.setdefault(key, set()).add(entry[1])
 
     def remove(self, appointment: Appointment) -> None:
         entry = _entry(appointment)
         for key in _keys(appointment):
+            self._own(key)
             entries = self._lists[key]
             del entries[bisect_left(entries, entry)]
             self._sets[key].discard(entry[1])

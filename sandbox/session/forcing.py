@@ -95,12 +95,18 @@ class ForcedResponses:
         self._lock = threading.Lock()
         self._rules: list[ForcedResponse] = []
         self._ids = itertools.count(1)
-        self._wakeup = threading.Event()
+        # Made by the first delay, not before: most sessions never wait, and a fresh sandbox per
+        # test would make one for nothing.
+        self._wakeup: threading.Event | None = None
 
     def wait(self, seconds: float) -> None:
         """A forced delay: over early if the rules are cleared (a reset, a new world, the end of
         a test), so a slow answer never outlives the state it was forced in."""
-        self._wakeup.wait(seconds)
+        with self._lock:
+            if self._wakeup is None:
+                self._wakeup = threading.Event()
+            wakeup = self._wakeup
+        wakeup.wait(seconds)
 
     def add(self, rule: ForcedResponse) -> ForcedResponse:
         with self._lock:
@@ -140,8 +146,9 @@ class ForcedResponses:
         with self._lock:
             count = len(self._rules)
             self._rules.clear()
-            self._wakeup.set()  # wake the delays under way; later ones wait on a new event
-            self._wakeup = threading.Event()
+            if self._wakeup is not None:
+                self._wakeup.set()  # wake the delays under way; later ones wait on a new event
+                self._wakeup = None
             return count
 
 
