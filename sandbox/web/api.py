@@ -179,9 +179,6 @@ def _clipped_id(req: ApiRequest) -> str | None:
 def _request_bytes(req: ApiRequest) -> bytes | None:
     """The body as read (enough of it to show MAX_JOURNAL_BODY characters); None if it was
     over the size limit and not read."""
-    environ = req.environ
-    if environ.get("CONTENT_LENGTH", "0") in ("", "0") and "HTTP_TRANSFER_ENCODING" not in environ:
-        return b""  # no body (every GET): Werkzeug's stream machinery would say so, slower
     try:
         return req.get_data(cache=True)[:MAX_JOURNAL_BODY * 4 + 1]
     except HTTPException:
