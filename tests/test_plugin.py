@@ -147,6 +147,50 @@ def test_worlds_come_from_marker_fixture_ini_and_command_line(
     pytester.runpytest("--huskyvoice-world", "worlds/cli.yaml", "-k", "unmarked").assert_outcomes(passed=1)
 
 
+WRAPPED = """
+import urllib.request
+import pytest
+
+CALLS = []
+
+
+class Client:  # what a project's own wrapper of the handle may look like: no `.app`
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+
+
+@pytest.fixture
+def huskyvoice(huskyvoice):
+    return Client(huskyvoice)
+
+
+@pytest.fixture
+def huskyvoice_world():
+    CALLS.append("override")
+    return "worlds/fixture.yaml"
+
+
+def test_the_server_does_not_go_through_an_overridden_huskyvoice(huskyvoice_server):
+    request = urllib.request.Request(huskyvoice_server.url + "/v1/appointments/appt_tiny",
+                                     headers={"Authorization": "Bearer sk_fixture"})
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 200
+
+
+@pytest.mark.huskyvoice_world("worlds/marker.yaml")
+def test_a_marker_wins_without_running_the_override(huskyvoice):
+    assert huskyvoice.sandbox.world()["description"] == "marker"
+    assert CALLS == ["override"]  # the first test's call only
+"""
+
+
+def test_overrides_of_huskyvoice_and_huskyvoice_world_change_only_what_they_name(
+        pytester: pytest.Pytester) -> None:
+    write_worlds(pytester, "fixture", "marker")
+    pytester.makepyfile(test_wrapped=WRAPPED)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
 BAD_WORLDS = """
 import pytest
 

@@ -128,12 +128,12 @@ def _load_world(config: pytest.Config, source: Any, kind: str) -> Any:
     pytest.fail(f"huskyvoice: {problem}", pytrace=False)  # outside `except`: no chained traceback
 
 
-def _world_source(request: pytest.FixtureRequest, fixture_value: Any) -> tuple[Any, str]:
-    """The closest huskyvoice_world marker's value, else the huskyvoice_world fixture's; and
-    which of the two it is."""
+def _world_source(request: pytest.FixtureRequest) -> tuple[Any, str]:
+    """The closest huskyvoice_world marker's value, else the huskyvoice_world fixture's (asked
+    for only then: a marker wins without running an override); and which of the two it is."""
     marker = request.node.get_closest_marker(WORLD_OPTION)
     if marker is None:
-        return fixture_value, "fixture"
+        return request.getfixturevalue(WORLD_OPTION), "fixture"
     if len(marker.args) + len(marker.kwargs) != 1 or (marker.kwargs and "source" not in marker.kwargs):
         pytest.fail("huskyvoice: use @pytest.mark.huskyvoice_world(source) with one path or dict",
                     pytrace=False)
@@ -180,27 +180,45 @@ def _fingerprint(app: Any) -> tuple[Any, ...]:
             tuple(app.error_handler_spec.get(None, {}).get(None, {}).items()))
 
 
-@pytest.fixture
-def huskyvoice(request: pytest.FixtureRequest, huskyvoice_world: Any) -> Iterator[InProcessSandbox]:
-    """The sandbox in-process, over Flask's test client: the session's one app, given fresh
-    state (sessions, store, clock, journal, snapshots, forced responses and rate-limit counters,
-    all new) for this test's world. huskyvoice_server serves the same app. Building an app costs
-    ~10 ms (Flask compiles its URL rules); fresh state costs ~0.05 ms."""
+_FRESH = pytest.StashKey[Any]()
+
+
+def _fresh_app(request: pytest.FixtureRequest) -> Any:
+    """This test's app: the session's one app, given fresh state (sessions, store, clock,
+    journal, snapshots, forced responses and rate-limit counters, all new) for this test's
+    world, by whichever of huskyvoice and huskyvoice_server is set up first; the other shares
+    it. A plain function, not a fixture of its own: every fixture costs each test pytest's own
+    setup and teardown, and an override of huskyvoice must not change what huskyvoice_server
+    serves."""
     from ..web.http import EXTENSION
 
-    # huskyvoice_world is asked for as an argument, not with request.getfixturevalue(): the
-    # same value (a user's override included) at a fraction of the cost, which every test pays.
-    source, kind = _world_source(request, huskyvoice_world)
+    item = request.node
+    if _FRESH in item.stash:
+        return item.stash[_FRESH]
+    source, kind = _world_source(request)
     world = _load_world(request.config, source, kind)
     app, fingerprint = _shared_app(request.config)
     runtime = app.extensions[EXTENSION]
     runtime.sessions = sessions = runtime.sessions.fresh(world)
-    yield InProcessSandbox(app, _contract(request.config), request.config.rootpath)
-    # A forced delay still running (a client timed out on it) must not hold a server thread
-    # into the next test, or the end of the session.
-    sessions.clear_forced()
-    if _fingerprint(app) != fingerprint:  # the test changed the app itself: the next gets a new one
-        del request.config.stash[_APP]
+    item.stash[_FRESH] = app
+
+    def end() -> None:
+        # A forced delay still running (a client timed out on it) must not hold a server
+        # thread into the next test, or the end of the session.
+        sessions.clear_forced()
+        if _fingerprint(app) != fingerprint and _APP in request.config.stash:
+            del request.config.stash[_APP]  # the test changed the app: the next gets a new one
+
+    item.addfinalizer(end)  # after the fixture that asked first is torn down
+    return app
+
+
+@pytest.fixture
+def huskyvoice(request: pytest.FixtureRequest) -> InProcessSandbox:
+    """The sandbox in-process, over Flask's test client (see _fresh_app). huskyvoice_server
+    serves the same app. Building an app costs ~10 ms (Flask compiles its URL rules); fresh
+    state costs ~0.05 ms."""
+    return InProcessSandbox(_fresh_app(request), _contract(request.config), request.config.rootpath)
 
 
 WEBHOOK_SECRET = "whsec_huskyvoice_test"  # noqa: S105 - a test receiver's, never a real one
@@ -261,12 +279,12 @@ def _huskyvoice_served() -> Iterator[tuple[_Dispatcher, str]]:
 
 
 @pytest.fixture
-def huskyvoice_server(request: pytest.FixtureRequest, _huskyvoice_served: tuple[_Dispatcher, str],
-                      huskyvoice: InProcessSandbox) -> Iterator[ServedSandbox]:
+def huskyvoice_server(request: pytest.FixtureRequest,
+                      _huskyvoice_served: tuple[_Dispatcher, str]) -> Iterator[ServedSandbox]:
     """The sandbox over real HTTP: `.url` for your SDK, the same control methods as huskyvoice
     (and the same sandbox: a test may take both)."""
     dispatcher, url = _huskyvoice_served
-    dispatcher.app = huskyvoice.app
+    dispatcher.app = _fresh_app(request)
     try:
         yield ServedSandbox(url, _contract(request.config), request.config.rootpath)
     finally:
