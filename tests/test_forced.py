@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
-from huskyvoice_sandbox.session.forcing import ConnectionDropped
+from huskyvoice_sandbox.session.forcing import ConnectionDropped, ForcedResponses, build
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.web.operations import flask_rule
 
@@ -687,6 +687,21 @@ def test_a_delay_under_way_ends_when_its_rules_are_cleared(make_app, end: str) -
         data(client.delete("/_sandbox/sessions/slow"))
     waiting.join(timeout=10)  # the delay is 60 s: only a wake-up ends it this soon
     assert not waiting.is_alive() and answers == [200]
+
+
+def test_a_clear_between_taking_a_rule_and_starting_its_delay_still_ends_it(contract) -> None:
+    """The moment a request takes a rule and the moment its delay starts are apart: a reset in
+    between must end the delay all the same (what ends it is taken with the rule)."""
+    forced = ForcedResponses()
+    forced.add(build({"operation": "getAppointment", "delay_ms": 60_000}, contract))
+    taken = forced.take("getAppointment", None)
+    assert taken is not None
+    _rule, cut_short = taken
+    forced.clear()  # a reset, before the delay starts
+    started = time.monotonic()
+    assert cut_short.wait(60)  # set already: the delay does not start
+    assert time.monotonic() - started < 1
+    assert forced.take("getAppointment", None) is None
 
 
 def test_a_zero_delay_alone_forces_nothing(client) -> None:

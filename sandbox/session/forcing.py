@@ -95,18 +95,22 @@ class ForcedResponses:
         self._lock = threading.Lock()
         self._rules: list[ForcedResponse] = []
         self._ids = itertools.count(1)
-        # Made by the first delay, not before: most sessions never wait, and a fresh sandbox per
-        # test would make one for nothing.
+        # Made when a rule is first used, not before: most sessions never force anything, and a
+        # fresh sandbox per test would make one for nothing.
         self._wakeup: threading.Event | None = None
 
-    def wait(self, seconds: float) -> None:
-        """A forced delay: over early if the rules are cleared (a reset, a new world, the end of
-        a test), so a slow answer never outlives the state it was forced in."""
+    def _current_wakeup(self) -> threading.Event:
+        """What the next clear() sets (the lock held)."""
+        if self._wakeup is None:
+            self._wakeup = threading.Event()
+        return self._wakeup
+
+    def wakeup(self) -> threading.Event:
+        """What ends a forced delay early from now on: set by the next clear() (a reset, a new
+        world, the end of a test), so a slow answer never outlives the state it was forced in.
+        Taken before the delay starts, so a clear() in between is not missed."""
         with self._lock:
-            if self._wakeup is None:
-                self._wakeup = threading.Event()
-            wakeup = self._wakeup
-        wakeup.wait(seconds)
+            return self._current_wakeup()
 
     def add(self, rule: ForcedResponse) -> ForcedResponse:
         with self._lock:
@@ -117,8 +121,10 @@ class ForcedResponses:
             self._rules.append(rule)
             return rule
 
-    def take(self, operation: str, appointment_id: str | None) -> ForcedResponse | None:
-        """The first rule matching this request, one use of it spent."""
+    def take(self, operation: str, appointment_id: str | None
+             ) -> tuple[ForcedResponse, threading.Event] | None:
+        """The first rule matching this request, one use of it spent, and its wakeup() taken in
+        the same step."""
         if not self._rules:  # every API request asks: no lock when nothing is pending
             return None
         with self._lock:
@@ -127,7 +133,7 @@ class ForcedResponses:
                     rule.remaining -= 1
                     if rule.remaining == 0:
                         self._rules.remove(rule)
-                    return rule
+                    return rule, self._current_wakeup()
         return None
 
     def listing(self) -> list[dict[str, Any]]:

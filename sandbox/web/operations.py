@@ -223,14 +223,15 @@ def forced_answer(req: ApiRequest, state: SandboxState, contract: Contract,
         if refusal is not None:  # a 400 like any bad sandbox header: the API documents no other
             raise ValidationError(refusal, [Detail(f"header.{forcing.FORCE_HEADER}", "is a control feature")])
         rule, via = forcing.from_header(header, operation, contract), "header"
+        cut_short = state.forced.wakeup()
     else:
         taken = state.forced.take(operation, req.path_args.get("appointment_id"))
         if taken is None:
             return None
-        rule, via = taken, "control"
+        (rule, cut_short), via = taken, "control"
     req.forced = rule.mark(via, operation)
     if rule.delay_ms:
-        state.forced.wait(rule.delay_ms / 1000)  # cut short by a reset or a clear
+        cut_short.wait(rule.delay_ms / 1000)  # a reset or a clear since the rule was taken ends it
     if rule.drop:
         req.environ[forcing.DROP_KEY] = True  # the WSGI layer closes the connection
         return Answer(204, None)
