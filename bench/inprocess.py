@@ -15,7 +15,7 @@ import io
 import statistics
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,14 @@ TARGETS = {NOTES.title: 2.0, RESCHEDULE.title: 2.5}  # sandbox / bare, at most
 WARMUP_CALLS = 200  # per app and scenario, every status checked
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
     """The prepared calls of one scenario on one app: environs, cycled one per call."""
 
     app: WsgiApp
     environs: tuple[tuple[dict[str, Any], bytes], ...]  # (environ without input, body)
     expected: str  # the status line's code, e.g. "200"
-    cursor: list[int] = field(default_factory=lambda: [0])  # the next environ, across batches
+    position: int = 0  # the next environ, carried from batch to batch
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,8 @@ def run_batch(call: Call, count: int) -> int:
         status[0] = line
         return lambda data: None
 
-    wrong, cycle, expected, start = 0, call.environs, call.expected, call.cursor[0]
-    call.cursor[0] += count
+    wrong, cycle, expected, start = 0, call.environs, call.expected, call.position
+    call.position += count
     for index in range(start, start + count):
         base, body = cycle[index % len(cycle)]
         environ = dict(base)
