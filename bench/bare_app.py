@@ -2,9 +2,10 @@
 the spec's documented example and does nothing else (no auth, no validation, no state, no
 journal). It is the cost floor: what Flask and the server cost before any of the sandbox's work.
 
-`build_app()` makes the app (the in-process measurement calls it directly); served, it runs
-through `huskyvoice_sandbox.serve.server.make_server`, the function `huskyvoice-sandbox serve`
-uses, so the sandbox and this app run under identical waitress settings.
+`build_app()` makes the app (the in-process measurement calls it directly); served, it runs on
+the server `huskyvoice-sandbox serve` runs by default, through the same code (uWSGI's router
+and worker: `huskyvoice_sandbox.serve.routed`; waitress where uWSGI has no build), so the
+sandbox and this app run under identical settings.
 
     python bench/bare_app.py --port 8099
 """
@@ -13,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 import yaml
 from flask import Flask, Response
 from huskyvoice_sandbox.resources import spec_path
+from huskyvoice_sandbox.serve import routed
+from huskyvoice_sandbox.serve.defaults import DEFAULT_THREADS
 from huskyvoice_sandbox.serve.server import make_server
 
 APPOINTMENT_ROUTE = "/v1/appointments/<appointment_id>"
@@ -83,8 +87,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    if routed.available():
+        runner = routed.Routed(build_app(), args.host, args.port, DEFAULT_THREADS)
+        print(f"bare app on http://{args.host}:{runner.port} (uwsgi)", flush=True)
+        runner.start(sys.stderr)
+        try:
+            runner.wait_for_signal()
+        finally:
+            runner.close()
+        return
     server = make_server(build_app(), args.host, args.port)
-    print(f"bare app on http://{args.host}:{server.effective_port}", flush=True)
+    print(f"bare app on http://{args.host}:{server.effective_port} (waitress)", flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -21,15 +21,15 @@ from servers import (
     sandbox_argv,
     serving,
     startup_rows,
-    uwsgi_argv,
 )
 from settings import Settings
 
 SANDBOX, BARE, PRISM = "sandbox", "bare app", "Prism"
 # Alternative servers for the same app, each measured when installed (information): the
-# server's name, the module that must be importable, its command line.
-GRANIAN, UWSGI = "sandbox on granian", "sandbox on uWSGI"
-ALTERNATIVES = ((GRANIAN, "granian", granian_argv), (UWSGI, "pyuwsgi", uwsgi_argv))
+# server's name, the module that must be importable, its command line. `serve` itself runs
+# uWSGI; waitress is its fallback (`serve --server waitress`).
+GRANIAN, WAITRESS = "sandbox on granian", "sandbox on waitress"
+ALTERNATIVES = ((WAITRESS, "waitress", None), (GRANIAN, "granian", granian_argv))
 RPS_TARGET = 1.5  # sandbox / Prism req/s, at least, on every scenario
 # and the sandbox's p99 latency at most Prism's
 CROWD_CONNECTIONS = 64  # the crowd's wrk connections: at most Prism's p99, and no socket errors
@@ -55,7 +55,12 @@ def run_comparison(world: Path, settings: Settings, prism: str | None,
         if prism:
             servers.append(stack.enter_context(serving(PRISM, prism_argv(prism), logs)))
         for name, module, argv in ALTERNATIVES:
-            if importlib.util.find_spec(module) is not None:
+            if importlib.util.find_spec(module) is None:
+                continue
+            if argv is None:  # `serve` itself, on its other server
+                servers.append(stack.enter_context(serving(name, sandbox_argv(world, "waitress"), logs,
+                                                           sandbox=True)))
+            else:
                 servers.append(stack.enter_context(serving(name, argv, logs, sandbox=True,
                                                            env=bench_app_env(world))))
         matrix = measure(COMPARISON, servers, settings)

@@ -17,8 +17,8 @@ Method
 * Served servers run as separate processes on free local ports: the sandbox under its
   production server (`huskyvoice-sandbox serve --quiet`, started with this interpreter), the
   bare app (bench/bare_app.py: the spec's documented example on each path and nothing else,
-  served through the same `huskyvoice_sandbox.serve.server.make_server`, so the waitress settings
-  are identical; it is the cost floor) and, when on PATH, Prism's mock server on the same
+  served on the same server through the same code, `huskyvoice_sandbox.serve.routed` (uWSGI),
+  so the settings are identical; it is the cost floor) and, when on PATH, Prism's mock server on the same
   openapi.yaml (static examples). The sandbox serves the bench world (bench/worlds.py): the
   default world plus a Saturday window with room for the creates.
 * Load comes from wrk with one thread (`-t1`): wrk's event loop needs one core, which leaves the

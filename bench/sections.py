@@ -8,7 +8,7 @@ from datetime import datetime
 
 from balancer import ONE, ONE_BEHIND, TWO_BEHIND
 from common import KEY, LUA_SCRIPT, ROOT
-from comparison import BARE, CROWD_CONNECTIONS, GRANIAN, PRISM, SANDBOX, UWSGI
+from comparison import BARE, CROWD_CONNECTIONS, GRANIAN, PRISM, SANDBOX, WAITRESS
 from load import Matrix, wrk_argv
 from machine import busy_machine_note, describe_machine
 from report import Section, Table, cells_table, ratio_table
@@ -113,18 +113,16 @@ def comparison_sections(results: Results) -> list[Section]:
     ]
 
 
-# What each alternative server is, and why `serve` does not use it (yet).
+# What each alternative server is, and why `serve` does not use it by default.
 _ALTERNATIVES = {
     GRANIAN: ("granian 2 (a WSGI server written in Rust; one worker, 8 blocking threads; "
               "`bench/granian_app.py`). It cannot close a connection without answering (a "
               "forced `drop` would be a 500), and it answers the requests it refuses itself "
               "(a malformed request line, oversized headers) in its own format, not the API's "
               "JSON envelope."),
-    UWSGI: ("uWSGI 2.0 (PyPI's `pyuwsgi` wheel: its asynchronous HTTP router in front of one "
-            "worker process of 8 threads; `bench/uwsgi_app.py`). Under the router a forced "
-            "`drop` on a kept-alive connection closes only when the connection's idle time "
-            "ends, and the requests the router refuses itself are closed without an answer "
-            "(issue 22 weighs these)."),
+    WAITRESS: ("waitress 3 (`serve --server waitress`, 8 threads): the fallback where uWSGI has no "
+               "build (Windows), and the pytest plugin's in-thread server. It parses HTTP in "
+               "Python."),
 }
 
 
@@ -134,8 +132,8 @@ def alternative_sections(matrix: Matrix, others: Sequence[str]) -> list[Section]
     found = [name for name in _ALTERNATIVES if name in matrix.servers]
     if not found:
         return []
-    text = ["The same app under other servers, measured in the same rounds; `serve` keeps "
-            "waitress.", *(f"- {_ALTERNATIVES[name]}" for name in found)]
+    text = ["The same app under other servers, measured in the same rounds; `serve` runs "
+            "uWSGI's router.", *(f"- {_ALTERNATIVES[name]}" for name in found)]
     pairs = [(name, other) for name in found for other in (SANDBOX, *others)]
     p99 = [(name, PRISM) for name in found] if PRISM in others else []
     return [Section("T3: the sandbox under other servers (information)", ["\n".join(text)],

@@ -94,29 +94,25 @@ class Server:
         return None
 
 
-def sandbox_argv(world: Path) -> Argv:
+def sandbox_argv(world: Path, server: str | None = None) -> Argv:
+    """`huskyvoice-sandbox serve` on its default HTTP server, or on `server`."""
     # This interpreter, not whatever `huskyvoice-sandbox` PATH finds: the checkout under test.
+    chosen = ["--server", server] if server else []
     return lambda port: [sys.executable, "-c",
                          "from huskyvoice_sandbox.serve.cli import main; main()", "serve",
-                         "--quiet", "--host", HOST, "--port", str(port), "--fixtures", str(world)]
+                         "--quiet", "--host", HOST, "--port", str(port), "--fixtures", str(world), *chosen]
 
 
 def granian_argv(port: int) -> list[str]:
     """The sandbox under granian, one worker (the state lives in one process), as many
-    blocking threads as `serve` has waitress threads."""
+    blocking threads as `serve` has worker threads."""
     return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", HOST,
             "--port", str(port), "--workers", "1", "--blocking-threads", "8", "--no-ws",
             "--log-level", "warning", "granian_app:app"]
 
 
-def uwsgi_argv(port: int) -> list[str]:
-    """The sandbox under uWSGI's HTTP router, one worker of 8 threads (bench/uwsgi_app.py)."""
-    return [sys.executable, "-c", f"import uwsgi_app; uwsgi_app.main({port})"]
-
-
 def bench_app_env(world: Path) -> Callable[[int], Mapping[str, str]]:
-    """What bench/granian_app.py and bench/uwsgi_app.py need: the world, and bench/ to import
-    them from."""
+    """What bench/granian_app.py needs: the world, and bench/ to import it from."""
     bench = str(Path(__file__).resolve().parent)
     return lambda port: {"HUSKYVOICE_BENCH_WORLD": str(world),
                          "PYTHONPATH": os.pathsep.join(filter(None, [bench, os.environ.get("PYTHONPATH")]))}

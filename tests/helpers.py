@@ -12,7 +12,11 @@ import sys
 import time
 from typing import Any
 
+from huskyvoice_sandbox.serve import routed
 from huskyvoice_sandbox.spec.contract import Contract
+
+# The HTTP server `huskyvoice-sandbox serve` runs by default here: what the served tests check.
+SERVED_BY = "uwsgi" if routed.available() else "waitress"
 
 WRITE_KEY = "sk_test_demo_write"
 READ_KEY = "sk_test_demo_read"
@@ -175,6 +179,8 @@ def wait_for_port(port: int, process: subprocess.Popen[str], what: str, timeout:
 
 class LiveServer:
     """`huskyvoice-sandbox serve` in a subprocess on a free port."""
+
+    server_name = SERVED_BY  # which HTTP server it runs, where a test says (--server)
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()

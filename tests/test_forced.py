@@ -21,6 +21,7 @@ from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.web.operations import flask_rule
 
 from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
+from wire import exchange_raw
 
 CONTRACT = Contract()  # module level: the parametrization below is read from the spec
 DOCUMENTED = [(operation, status) for operation, responses in CONTRACT.responses.items()
@@ -479,6 +480,18 @@ def test_a_served_drop_closes_the_connection_and_the_server_keeps_serving(live_s
         ("GET", 200, None),
     ]
     assert entries[3]["duration_ms"] >= DELAY_MS
+
+
+@pytest.mark.parametrize("connection", ["keep-alive", "close"])
+def test_a_served_drop_sends_not_one_byte_and_closes_at_once(live_server, connection) -> None:
+    """Byte for byte: nothing at all, and closed now, not when the kept-alive connection's
+    idle time ends (uWSGI's router holds the client's side: serve/uwsgi_worker.py)."""
+    server = live_server()
+    request = (f"GET {APPT} HTTP/1.1\r\nHost: x\r\nConnection: {connection}\r\n"
+               f"Authorization: Bearer {WRITE_KEY}\r\n{FORCE}: drop\r\n\r\n").encode()
+    started = time.perf_counter()
+    assert exchange_raw(server.port, request, timeout=5) == b""
+    assert time.perf_counter() - started < 2.0
 
 
 def test_a_served_delay_and_forced_answer_arrive_over_http(live_server, checked_http) -> None:

@@ -57,6 +57,18 @@ def as_bytes(text: str | bytes) -> bytes:
     return text if isinstance(text, bytes) else text.encode("latin-1")
 
 
+def exchange_raw(port: int, request: bytes, timeout: float = 5) -> bytes:
+    """Send `request` as is; every byte received until the server closes the connection."""
+    received = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                received += chunk
+    return bytes(received)
+
+
 def exchange(port: int, request: bytes, method: str) -> Reply:
     """Send `request` as is; read the answer until the server closes (Connection: close)."""
     received = bytearray()
@@ -74,6 +86,20 @@ def exchange(port: int, request: bytes, method: str) -> Reply:
     response.begin()
     body = bytes(received).partition(b"\r\n\r\n")[2] if method == "HEAD" else response.read()
     return Reply(response.status, response.headers, body)
+
+
+CLOSED = "closed without an answer"
+
+
+def closed_without_answer(server: Served, method: str, path: str | bytes,
+                          headers: Mapping[str, HeaderValue] | None = None, body: bytes = b"") -> bool:
+    """Whether the server closed the connection having sent nothing at all (no status line):
+    what a client gets from uWSGI's router for a request it will not parse."""
+    try:
+        send(server, method, path, headers, body)
+    except (http.client.RemoteDisconnected, ConnectionResetError):
+        return True
+    return False
 
 
 def send(server: Served, method: str, path: str | bytes,

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,9 @@ def _networks(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
                    "sandbox in a container. Default: loopback clients only.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 256),
               envvar="HUSKYVOICE_SANDBOX_THREADS", help="Worker threads of the WSGI server.")
+@click.option("--server", type=click.Choice(["uwsgi", "waitress"]), default=None, envvar="HUSKYVOICE_SANDBOX_SERVER",
+              help="The HTTP server. Default: uwsgi (compiled, the faster) where pyuwsgi is "
+                   "installed (not on Windows), else waitress.")
 @click.option("--quiet", is_flag=True, envvar="HUSKYVOICE_SANDBOX_QUIET", help="Do not log each request.")
 @click.option("--watch", is_flag=True, envvar="HUSKYVOICE_SANDBOX_WATCH",
               help="Reload the world file (--world) when it changes; a world with problems "
@@ -69,12 +73,20 @@ def _networks(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @click.option("--log-stream", type=click.Choice(["stderr", "stdout"]), default="stderr", show_default=True,
               envvar="HUSKYVOICE_SANDBOX_LOG_STREAM", help="Where the access log and warnings go.")
 def serve(world_path: Path | None, host: str, port: int, admin_token: str | None,
-          control_from: tuple[str, ...], threads: int, quiet: bool, watch: bool, log_stream: str) -> None:
-    """Serve the sandbox with the production WSGI server (waitress). Stops on Ctrl+C or SIGTERM."""
+          control_from: tuple[str, ...], threads: int, server: str | None, quiet: bool, watch: bool,
+          log_stream: str) -> None:
+    """Serve the sandbox on a production HTTP server (uWSGI, or waitress). Stops on Ctrl+C or
+    SIGTERM."""
     from ..web.app import create_app
     from ..web.http import EXTENSION
-    from .server import ServerThread, run_until_signalled
+    from . import routed
     from .watch import WorldWatcher
+
+    if server is None:
+        server = "uwsgi" if routed.available() else "waitress"
+    elif server == "uwsgi" and not routed.available():
+        raise click.UsageError("--server uwsgi needs pyuwsgi, which has no build for this platform; "
+                               "use --server waitress.")
 
     if watch and world_path is None:
         raise click.UsageError("--watch needs --world PATH: a world file of yours to watch "
@@ -85,30 +97,72 @@ def serve(world_path: Path | None, host: str, port: int, admin_token: str | None
     world = _load_or_exit(path)
     app = create_app(world, admin_token=admin_token, control_from=control_from)
     try:
-        server = ServerThread(app, host, port, threads)
+        runner = _server(server, app, host, port, threads)
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. "
                    "Is another server using that port? Choose another with --port.", err=True)
         sys.exit(1)
-    _configure_logging(quiet, sys.stdout if log_stream == "stdout" else sys.stderr)
-    url = f"http://{_url_host(host)}:{server.port}"
+    stream = _configure_logging(quiet, sys.stdout if log_stream == "stdout" else sys.stderr, server)
+    url = f"http://{_url_host(host)}:{runner.port}"
     runtime = app.extensions[EXTENSION]
     paths = list(dict.fromkeys(op.path for op in runtime.contract.operations.values()))
-    _banner(url, world, runtime.control.describe(), path if watcher else None, paths)
-    if watcher:
-        watcher.start(runtime.state.replace)
+
+    def banner() -> None:  # once the server accepts: a script may start on its first line
+        _banner(url, world, runtime.control.describe(), path if watcher else None, paths, server)
+
     # The loaded world and the app live as long as the server: kept out of the cycle
     # collector's full passes, which would otherwise walk every appointment of a large world
     # again and again while requests are served.
     gc.freeze()
+    if isinstance(runner, routed.Routed):
+        stopped_by = _serve_uwsgi(runner, runtime, watcher, stream, banner)
+    else:
+        banner()
+        stopped_by = _serve_waitress(runner, runtime, watcher)
+    click.echo(f"stopped ({stopped_by})")
+
+
+def _server(server: str, app: Any, host: str, port: int, threads: int) -> Any:
+    """The server, bound (waitress) or its port reserved (uWSGI); OSError if it cannot be."""
+    if server == "uwsgi":
+        from .routed import Routed
+
+        return Routed(app, host, port, threads)
+    from .server import ServerThread
+
+    return ServerThread(app, host, port, threads)
+
+
+def _serve_uwsgi(runner: Any, runtime: Any, watcher: Any, stream: Any, banner: Callable[[], None]) -> str:
+    if watcher:  # in the worker, where the state is
+        runner.after_fork.append(lambda: watcher.start(runtime.state.replace))
+        runner.on_stop.append(watcher.stop)
+    runner.on_stop.append(runtime.sessions.clear_forced)  # a forced delay ends, answered first
+    runner.start(stream)
+    try:
+        if runner.wait_ready():
+            banner()
+        stopped_by: str = runner.wait_for_signal()
+        if stopped_by == "uWSGI exited":
+            click.echo(f"error: uWSGI stopped unexpectedly:\n{runner.failure()}", err=True)
+            sys.exit(1)
+    finally:
+        runner.close()
+    return stopped_by
+
+
+def _serve_waitress(server: Any, runtime: Any, watcher: Any) -> str:
+    from .server import run_until_signalled
+
+    if watcher:
+        watcher.start(runtime.state.replace)
 
     def before_stop() -> None:
         if watcher:
             watcher.stop()
         runtime.sessions.clear_forced()  # a forced delay would hold its worker up to a minute
 
-    stopped_by = run_until_signalled(server, before_stop=before_stop)
-    click.echo(f"stopped ({stopped_by})")
+    return run_until_signalled(server, before_stop=before_stop)
 
 
 @main.command()
@@ -396,10 +450,16 @@ def _load_or_exit(path: Path) -> World:
         sys.exit(2)
 
 
-def _configure_logging(quiet: bool, stream: Any) -> None:
+def _configure_logging(quiet: bool, stream: Any, server: str) -> Any:
+    """Logging to `stream`; the stream it writes to. Under uWSGI, a copy of the stream's
+    descriptor, which uWSGI's remapping of stdout and stderr to its own log leaves alone."""
+    if server == "uwsgi":
+        stream.flush()
+        stream = os.fdopen(os.dup(stream.fileno()), "w", buffering=1, encoding="utf-8")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=stream)
     logging.getLogger("huskyvoice_sandbox.access").setLevel(logging.WARNING if quiet else logging.INFO)
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    return stream
 
 
 def _url_host(host: str) -> str:
@@ -408,11 +468,12 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(url: str, world: World, control: str, watching: Path | None, paths: list[str]) -> None:
+def _banner(url: str, world: World, control: str, watching: Path | None, paths: list[str],
+            server: str) -> None:
     from ..domain.clock import format_timestamp
 
     echo = click.echo
-    echo(f"huskyvoice-sandbox {__version__} serving {world.source}")
+    echo(f"huskyvoice-sandbox {__version__} serving {world.source} ({server})")
     if watching:
         echo(f"  watching     {watching} (reloaded when it changes)")
     echo(f"  API          {url}: " + ", ".join(paths))

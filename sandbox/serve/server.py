@@ -22,43 +22,12 @@ from waitress.task import ErrorTask, WSGITask
 from ..session.forcing import ConnectionDropped
 from ..web.api import access_log, log_access
 from ..web.control import WORLD_MAX_BYTES, body_limit
-from ..web.http import payload_too_large
 from .defaults import DEFAULT_THREADS
+from .refusals import REASONS, refusal_body
 
 # Bodies waitress accepts at all (it refuses a Content-Length of this or more): up to the
 # largest the control API takes, a world; the API's own limit (64 KiB) is the app's.
 MAX_BODY_BYTES = WORLD_MAX_BYTES + 1
-
-
-# Waitress's refusals, as the API's documented answers: (status, code, where the problem is).
-# An unsupported Transfer-Encoding is the client's mistake like any malformed request: 400,
-# which every operation documents (HTTP suggests 501, which the API documents nowhere).
-_REFUSALS = {
-    400: (400, "VALIDATION_ERROR", "request"),
-    413: (413, "PAYLOAD_TOO_LARGE", "body"),
-    431: (431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "headers"),
-    501: (400, "VALIDATION_ERROR", "header.Transfer-Encoding"),
-}
-_REASONS = {400: "Bad Request", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
-            500: "Internal Server Error"}
-
-
-def refusal_body(waitress_code: int, reason: str, body_limit: int | None = None) -> tuple[int, dict[str, object]]:
-    """The status and envelope the sandbox sends for a request waitress refused itself (or,
-    500, for an app that failed before answering). A body too large gets the app's own words
-    for the limit of the request's path, so one mistake has one message whoever caught it."""
-    if waitress_code not in _REFUSALS:
-        return 500, {"code": "INTERNAL_ERROR", "message": "An unexpected error occurred."}
-    status, code, where = _REFUSALS[waitress_code]
-    error: dict[str, object] = {"code": code, "message": "The request is malformed."}
-    if status == 413:
-        error["message"] = (payload_too_large(body_limit).message if body_limit is not None
-                            else f"The request body is too large: {reason}.")
-    elif status == 431:
-        error["message"] = f"The request's header block is too large: {reason}."
-    if status in (400, 431):
-        error["details"] = [{"location": where, "message": reason}]
-    return status, error
 
 
 class JsonErrorTask(ErrorTask):
@@ -75,7 +44,7 @@ class JsonErrorTask(ErrorTask):
         if access_log.isEnabledFor(logging.INFO):  # as the app logs the requests it answers
             log_access(self.channel.addr[0] if self.channel.addr else None, getattr(parser, "command", "-"),
                        path or "-", status, str(envelope["code"]), 0.0, None)
-        self.status = f"{status} {_REASONS[status]}"
+        self.status = f"{status} {REASONS[status]}"
         self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
         self.content_length = len(payload)
