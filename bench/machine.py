@@ -16,7 +16,7 @@ from pathlib import Path
 from common import ROOT
 
 BUSY_SHARE = 0.10  # other processes using more than this share of the CPU: warn
-PACKAGES = ("huskyvoice-sandbox", "flask", "waitress", "werkzeug", "jsonschema", "jsonschema-rs",
+PACKAGES = ("huskyvoice-sandbox", "flask", "pyuwsgi", "waitress", "werkzeug", "jsonschema", "jsonschema-rs",
             "pyyaml", "pytest")
 
 
