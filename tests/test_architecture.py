@@ -55,3 +55,44 @@ def test_each_layer_imports_only_the_layers_to_its_left(layer: str) -> None:
 def test_every_module_is_in_a_layer() -> None:
     loose = {p.name for p in PACKAGE.glob("*.py")} - {"__init__.py", "resources.py"}
     assert not loose, f"modules outside the layers: {sorted(loose)}"
+
+
+def module_of(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports(path: Path, modules: set[str]) -> set[str]:
+    """The package's modules one file imports, at module level or inside a function (a lazy
+    import is still a dependency), each resolved to the module it names."""
+    here = module_of(path).split(".") if module_of(path) else []
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[:len(package) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+            for alias in node.names:
+                named = ".".join([*base, alias.name])
+                found.add(named if named in modules else ".".join(base))
+    return found & modules
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    """Each module's imports, lazy ones included, form no cycle. The package's own __init__ is
+    the public facade (its names are imported on first use) and counts only as imported."""
+    paths = {module_of(p): p for p in PACKAGE.rglob("*.py")}
+    modules = set(paths)
+    graph = {name: module_imports(path, modules) - {name, ""} for name, path in paths.items() if name}
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            raise AssertionError("import cycle: " + " -> ".join(trail[trail.index(name):] + [name]))
+        if name in done:
+            return
+        for imported in sorted(graph.get(name, ())):
+            visit(imported, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])

@@ -29,6 +29,7 @@ from ..session.journal import Exchange, clip, error_code, mask_key
 from ..session.sessions import valid_name
 from ..session.state import SandboxState
 from ..spec.contract import Operation
+from . import views  # noqa: F401 - registers the views that register() routes
 from .http import Runtime, header_list, http_error, json_text
 from .operations import IGNORED_HEADER, SESSION_ENVIRON, Answer, ApiRequest, View, handle, register
 

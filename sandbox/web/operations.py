@@ -128,9 +128,7 @@ def view(operation_id: str) -> Callable[[View], View]:
 
 def register(app: Flask, contract: Contract) -> dict[str, tuple[Operation, View]]:
     """A route in `app.url_map` for every operation of `contract` (endpoint "api.<operationId>"),
-    and each endpoint's operation and view."""
-    from . import views  # noqa: F401 - registers the views
-
+    and each endpoint's operation and view (views.py registers them: the caller imports it)."""
     missing = sorted(set(contract.operations) - set(_VIEWS))
     extra = sorted(set(_VIEWS) - set(contract.operations))
     if missing or extra:
