@@ -4,6 +4,7 @@ messages, and this suite uses the fixtures itself for the handle's API."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import urllib.error
 import urllib.request
@@ -14,7 +15,10 @@ from typing import Any
 import pytest
 import yaml
 from huskyvoice_sandbox.session.forcing import ConnectionDropped
+from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
+
+from helpers import DOC_ID, check_response, sample_request
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "clinic-reminders"
 EXAMPLE_TESTS = 19  # the client tests run in process and served
@@ -476,3 +480,54 @@ def test_forced_delays_end_with_their_test(pytester: pytest.Pytester) -> None:
             assert huskyvoice_server.now()
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=45).assert_outcomes(passed=2)
+
+
+# -- call(): any operation of the spec by its operationId ---------------------------------------
+
+SPEC = Contract()
+WINDOW_ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"  # the default world's documented window
+PATH_VALUES = {"appointment_id": DOC_ID, "slot_id": WINDOW_ID}
+
+
+def spec_example_call(operation_id: str) -> dict[str, Any]:
+    """call()'s arguments for a valid request, from the spec alone: the default world's ids,
+    required query parameters' examples, the first request example."""
+    op = SPEC.operations[operation_id]
+    _, target, body = sample_request(SPEC, operation_id)
+    query = dict(pair.split("=", 1) for pair in target.partition("?")[2].split("&") if pair)
+    arguments: dict[str, Any] = {"path": {name: PATH_VALUES[name] for name in op.path_params},
+                                 "query": query}
+    if body:
+        arguments["json"] = json.loads(body)
+    return arguments
+
+
+@pytest.mark.parametrize("operation_id", sorted(SPEC.operations))
+def test_call_reaches_every_operation_of_the_spec(huskyvoice, operation_id: str) -> None:
+    """The method and path come from the spec; the key is the world's first its scopes allow,
+    so even the slot operations (slots:read, slots:write) need no key named."""
+    op = SPEC.operations[operation_id]
+    reply = huskyvoice.call(operation_id, **spec_example_call(operation_id))
+    assert reply.status not in (401, 403) and reply.status < 500, (reply.status, reply.json)
+    if op.method == "GET":
+        assert reply.status == 200, reply.json
+    path = op.path.replace("{appointment_id}", DOC_ID).replace("{slot_id}", WINDOW_ID)
+    check_response(SPEC, op.method, path, reply.status, reply.headers, reply.body)
+    assert [(c.operation, c.method, c.path) for c in huskyvoice.calls()] == [(operation_id, op.method, path)]
+
+
+def test_call_with_the_default_key_of_the_handle_is_refused_where_scopes_differ(huskyvoice) -> None:
+    tracking = huskyvoice.call("getScheduleTracking", **spec_example_call("getScheduleTracking"))
+    assert tracking.status == 200
+    refused = huskyvoice.call("getScheduleTracking", key=huskyvoice.key, **spec_example_call("getScheduleTracking"))
+    assert (refused.status, refused.code) == (403, "INSUFFICIENT_SCOPE")
+    assert huskyvoice.call("getAppointment", path={"appointment_id": DOC_ID}, key="").status == 401
+
+
+def test_call_names_what_is_wrong_with_its_arguments(huskyvoice) -> None:
+    with pytest.raises(ValueError, match="unknown operation 'getAppointmnet'; the spec's operations are: .*"):
+        huskyvoice.call("getAppointmnet")
+    with pytest.raises(TypeError, match=r"takes path=\{'appointment_id'\}; missing appointment_id"):
+        huskyvoice.call("getAppointment")
+    with pytest.raises(TypeError, match="unknown slot_id"):
+        huskyvoice.call("getAppointment", path={"appointment_id": DOC_ID, "slot_id": "x"})

@@ -516,6 +516,36 @@ class SandboxHandle:
         """`GET /v1/appointment-config`."""
         return self.request("GET", "/v1/appointment-config", headers=self._auth(key, headers))
 
+    # -- any operation of the spec -------------------------------------------------------------
+    def call(self, operation_id: str, *, path: Mapping[str, Any] | None = None,
+             query: Mapping[str, Any] | None = None, json: Any = _UNSET, key: str | None = None,
+             headers: Mapping[str, str] | None = None) -> Reply:
+        """Any operation of openapi.yaml by its operationId (`"getScheduleTracking"`): its method
+        and path come from the spec. `path=` fills the path's parameters, `query=` its query
+        (None values are left out), `json=` its body. `key` defaults to the world's first key
+        whose scopes the operation accepts ("" sends no Authorization)."""
+        operation = self._contract.operations[self._operation(operation_id)]
+        given = dict(path or {})
+        unknown = sorted(set(given) - set(operation.path_params))
+        missing = [name for name in operation.path_params if name not in given]
+        if unknown or missing:
+            raise TypeError(f"{operation_id} ({operation.method} {operation.path}) takes path="
+                            f"{{{', '.join(repr(n) for n in operation.path_params)}}}"
+                            + (f"; missing {', '.join(missing)}" if missing else "")
+                            + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+        url = operation.path
+        for name, value in given.items():
+            url = url.replace("{" + name + "}", quote(str(value), safe=""))
+        sent = self._auth(self._key_for(operation) if key is None else key, headers)
+        return self.request(operation.method, url + _query(dict(query or {})), json=json, headers=sent)
+
+    def _key_for(self, operation: Any) -> str:
+        for entry in self.keys:
+            if operation.allows(frozenset(entry["scopes"])):
+                return str(entry["key"])
+        raise LookupError(f"the world has no API key that {operation.operation_id} accepts "
+                          f"({operation.scopes_wanted()}); pass key=... explicitly")
+
     def _auth(self, key: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
         key = self.key if key is None else key
         return {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
