@@ -41,7 +41,12 @@ NO_SUCH_APPOINTMENT = "appt_contractkit_does_not_exist"
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # they change nothing
 DEFAULT_MAX_CREATES = 3
-APPOINTMENTS = "/v1/appointments"  # the one path a deployment may see a create on
+# What the kit may send to a deployment, per writing operation, is the spec's to say:
+# `create` (with --allow-writes, within the create budget), `lent-appointment` (with
+# --allow-writes, to a lent appointment only) or `never`. tests/test_smoke.py checks that every
+# writing operation says one.
+ON_A_DEPLOYMENT = "x-on-a-deployment"
+ON_A_DEPLOYMENT_RULES = ("create", "lent-appointment", "never")
 
 
 @dataclass
@@ -206,10 +211,12 @@ class Target:
             if case.path_parameters.get("appointment_id") not in lent:
                 case.path_parameters["appointment_id"] = NO_SUCH_APPOINTMENT
             return True
-        # No appointment id in the path: only the spec's own POST of an appointment (a create),
-        # within the budget; a probe of a writing method there could change what nobody lent,
-        # and a calendar window (or its tracking) is the clinic's, never the kit's to change.
-        if probe or (method, case.operation.path) != ("POST", APPOINTMENTS) or not self.creates_ok:
+        # No appointment id in the path: only an operation the spec marks as a create
+        # (`x-on-a-deployment: create`), within the budget; a probe of a writing method there
+        # could change what nobody lent, and what the spec marks `never` (the clinic's calendar
+        # windows and their tracking) is never the kit's to change.
+        rule = case.operation.definition.raw.get(ON_A_DEPLOYMENT)
+        if probe or rule != "create" or not self.creates_ok:
             return False
         self.creates_sent += 1
         return True

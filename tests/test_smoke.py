@@ -65,3 +65,14 @@ def _links(node: object) -> list[tuple[str, dict]]:
         for item in node:
             found += _links(item)
     return found
+
+
+def test_every_writing_operation_says_what_the_kit_may_send_to_a_deployment(contract) -> None:
+    """The contract kit's safety rule for each write is the spec's, not a list of paths in the
+    kit: `x-on-a-deployment` is create (budgeted), lent-appointment or never."""
+    from huskyvoice_contract_kit.target import ON_A_DEPLOYMENT, ON_A_DEPLOYMENT_RULES
+
+    rules = {op.operation_id: contract.spec["paths"][op.path][op.method.lower()].get(ON_A_DEPLOYMENT)
+             for op in contract.operations.values() if op.method not in ("GET", "HEAD")}
+    assert rules and all(rule in ON_A_DEPLOYMENT_RULES for rule in rules.values()), rules
+    assert [op for op, rule in rules.items() if rule == "create"] == ["createAppointment"]
