@@ -34,34 +34,37 @@ def page(found: Page) -> dict[str, Any]:
 def slot(open_slot: OpenSlot) -> dict[str, Any]:
     """A window on a date with its live counts: the documented 16 fields."""
     w, on = open_slot.window, open_slot.on
-    return {
-        "slot_id": f"{w.id}||{on.isoformat()}", "calendar_id": w.id, "branch_id": w.branch_id,
-        "day": w.day, "session": w.session, "batch": w.batch,
-        "start_time": wall_text(w.start_time), "end_time": wall_text(w.end_time),
-        "appointment_type": w.appointment_type, "max_slots": w.max_slots, "ai_slots": w.ai_slots_on(on),
-        "filled_slots": open_slot.filled, "available_slots": open_slot.available, "status": "OPEN",
-        "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at),
-    }
+    return {"slot_id": f"{w.id}||{on.isoformat()}", "calendar_id": w.id, "branch_id": w.branch_id,
+            "day": w.day, **_hours(w), "ai_slots": w.ai_slots_on(on),
+            "filled_slots": open_slot.filled, "available_slots": open_slot.available, "status": "OPEN",
+            **_stamps(w)}
 
 
 def window(w: Window) -> dict[str, Any]:
     """A calendar window, as the Appointment Slots API answers it."""
-    return {"slot_id": w.id, "calendar_id": w.id, "branch_id": w.branch_id, "day": w.day,
-            "session": w.session, "batch": w.batch, "start_time": wall_text(w.start_time),
-            "end_time": wall_text(w.end_time), "appointment_type": w.appointment_type,
-            "max_slots": w.max_slots, "ai_slots": w.ai_slots, "active": w.active,
-            "created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at)}
+    return {"slot_id": w.id, "calendar_id": w.id, "branch_id": w.branch_id, "day": w.day, **_hours(w),
+            "ai_slots": w.ai_slots, "active": w.active, **_stamps(w)}
 
 
 def tracking_record(record: Record) -> dict[str, Any]:
-    """A window on one date, as schedule tracking answers it."""
+    """A window on one date, as schedule tracking answers it (its fields in its own order)."""
     w = record.window
     return {"slot_id": record.slot_id, "calendar_id": w.id, "date": record.on.isoformat(), "day": w.day,
-            "branch_id": w.branch_id, "session": w.session, "batch": w.batch,
-            "start_time": wall_text(w.start_time), "end_time": wall_text(w.end_time),
-            "appointment_type": w.appointment_type, "max_slots": w.max_slots, "ai_slots": record.capacity,
+            "branch_id": w.branch_id, **_hours(w), "ai_slots": record.capacity,
             "filled_slots": record.filled, "available_slots": record.available, "status": record.status,
             "updated_at": format_timestamp(w.updated_at)}
+
+
+def _hours(w: Window) -> dict[str, Any]:
+    """What every answer about a window says of it, in the same order in each: its session,
+    batch, hours, service and capacity. One place, so a window field is added once."""
+    return {"session": w.session, "batch": w.batch, "start_time": wall_text(w.start_time),
+            "end_time": wall_text(w.end_time), "appointment_type": w.appointment_type,
+            "max_slots": w.max_slots}
+
+
+def _stamps(w: Window) -> dict[str, str]:
+    return {"created_at": format_timestamp(w.created_at), "updated_at": format_timestamp(w.updated_at)}
 
 
 def event(name: str, now: datetime, subject: str, body: dict[str, Any]) -> dict[str, Any]:
