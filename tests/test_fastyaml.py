@@ -11,7 +11,7 @@ import pytest
 import yaml
 from huskyvoice_sandbox.domain.errors import InvalidWorld
 from huskyvoice_sandbox.worlds import fastyaml
-from huskyvoice_sandbox.worlds.world import _WorldLoader, parse_document
+from huskyvoice_sandbox.worlds.parse import _WorldLoader, parse_document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
