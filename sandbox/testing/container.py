@@ -31,7 +31,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 from ..web.access import ADMIN_HEADER
-from .pytest_plugin import ServedSandbox
+from .handle import ServedSandbox
 
 DEFAULT_IMAGE = "huskyvoice-sandbox"  # what `docker build -t huskyvoice-sandbox .` tags
 PORT = 8080
