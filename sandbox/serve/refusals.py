@@ -4,7 +4,18 @@ JSON error envelope, with the statuses and codes the spec documents."""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..web.api import access_log, log_access
+from ..web.control import WORLD_MAX_BYTES, body_limit
 from ..web.http import payload_too_large
+
+# Bodies a server takes at all (a Content-Length of this or more is refused before the app):
+# up to the largest the control API takes, a world; the API's own limit (64 KiB) is the app's.
+MAX_BODY_BYTES = WORLD_MAX_BYTES + 1
 
 # Waitress's refusals, as the API's documented answers: (status, code, where the problem is).
 # An unsupported Transfer-Encoding is the client's mistake like any malformed request: 400,
@@ -35,3 +46,21 @@ def refusal_body(waitress_code: int, reason: str, body_limit: int | None = None)
     if status in (400, 431):
         error["details"] = [{"location": where, "message": reason}]
     return status, error
+
+
+def body_limits(app: Any) -> Callable[[str], int] | None:
+    """The largest body each path of `app` takes; None for an app that is not a sandbox (the
+    benchmark's bare one)."""
+    api_limit = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH")
+    return (lambda path: body_limit(path, api_limit)) if api_limit else None
+
+
+def refusal(code: int, reason: str, path: str | None, limits: Callable[[str], int] | None,
+            remote: str | None, method: str) -> tuple[str, bytes]:
+    """A refusal's status line and JSON payload, logged as the app logs the requests it answers.
+    `code` is waitress's (400, 413, 431, 501); `path` is None when the request line itself was
+    refused."""
+    status, envelope = refusal_body(code, reason, limits(path) if limits and path else None)
+    if access_log.isEnabledFor(logging.INFO):
+        log_access(remote, method, path or "-", status, str(envelope["code"]), 0.0, None)
+    return f"{status} {REASONS[status]}", json.dumps({"success": False, "error": envelope}).encode("utf-8")

@@ -31,13 +31,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# A request under way when the server stops gets this long; then the worker is stopped
-# outright. As waitress's grace (server.STOP_GRACE_SECONDS).
-STOP_GRACE_SECONDS = 1.0
+from .defaults import STOP_GRACE_SECONDS
+
 # The router waits this long for the worker's answer: past the longest forced delay (60 s).
 ANSWER_TIMEOUT_SECONDS = 75
 # Request line and headers as the worker takes them: uWSGI's default is a page (4 KiB), which a
@@ -54,19 +52,9 @@ def available() -> bool:
     return sys.platform != "win32" and importlib.util.find_spec("pyuwsgi") is not None
 
 
-@dataclass
-class Served:
-    """What the worker module (uwsgi_worker) takes over after the fork."""
-
-    app: Callable[..., Any]
-    after_fork: list[Callable[[], None]] = field(default_factory=list)
-    # Run in the worker when the supervisor is stopping, before uWSGI's graceful stop: a byte
-    # on this pipe (a forced delay under way ends early, and its answer is sent first).
-    on_stop: list[Callable[[], None]] = field(default_factory=list)
-    stopping_fd: int = -1
-
-
-SERVED: Served | None = None
+# The runner whose app uWSGI serves: what the worker module (uwsgi_worker) takes over after the
+# fork (its app, after_fork, on_stop and the read end of the stopping pipe).
+SERVED: Routed | None = None
 
 
 def reserve_port(host: str, port: int) -> int:
@@ -108,15 +96,18 @@ class Routed:
         self.port = reserve_port(host, port)
         self.threads = threads
         self.run_dir = Path(tempfile.mkdtemp(prefix="huskyvoice-sandbox-"))  # 0700
-        self.after_fork: list[Callable[[], None]] = []
+        self.after_fork: list[Callable[[], None]] = []  # run in the worker once it is forked
+        # Run in the worker when the supervisor is stopping, before uWSGI's graceful stop: a byte
+        # on this pipe (a forced delay under way ends early, and its answer is sent first).
         self.on_stop: list[Callable[[], None]] = []
+        self.stopping_read_fd = -1
         self.pid = 0
         self._stopping_fd = -1
 
     def start(self, log_stream: Any) -> None:
         global SERVED
-        read_end, self._stopping_fd = os.pipe()
-        SERVED = Served(self.app, self.after_fork, self.on_stop, read_end)
+        self.stopping_read_fd, self._stopping_fd = os.pipe()
+        SERVED = self
         argv = uwsgi_argv(self.host, self.port, self.threads, self.run_dir)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -124,7 +115,7 @@ class Routed:
         if self.pid == 0:  # the child: become uWSGI's master; never returns
             os.close(self._stopping_fd)
             _run_uwsgi(argv, log_stream)
-        os.close(read_end)
+        os.close(self.stopping_read_fd)
 
     def wait_ready(self, timeout: float = 30.0) -> bool:
         """Until the router accepts connections (True), or uWSGI exits or `timeout` passes."""

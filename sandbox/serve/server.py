@@ -8,7 +8,6 @@ API's JSON error envelope too, so a client never has to handle a second error fo
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -20,14 +19,8 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask, WSGITask
 
 from ..session.forcing import ConnectionDropped
-from ..web.api import access_log, log_access
-from ..web.control import WORLD_MAX_BYTES, body_limit
-from .defaults import DEFAULT_THREADS
-from .refusals import REASONS, refusal_body
-
-# Bodies waitress accepts at all (it refuses a Content-Length of this or more): up to the
-# largest the control API takes, a world; the API's own limit (64 KiB) is the app's.
-MAX_BODY_BYTES = WORLD_MAX_BYTES + 1
+from .defaults import DEFAULT_THREADS, STOP_GRACE_SECONDS
+from .refusals import MAX_BODY_BYTES, body_limits, refusal
 
 
 class JsonErrorTask(ErrorTask):
@@ -37,14 +30,10 @@ class JsonErrorTask(ErrorTask):
         parser: Any = self.request  # the stubs call it the Error; it is the request parser
         error = parser.error
         reason = str(error.body).strip().rstrip(".")[:300]
-        path = getattr(parser, "path", None)  # absent when the request line itself was refused
-        limits = getattr(self.channel.server, "sandbox_body_limits", None)
-        status, envelope = refusal_body(error.code, reason, limits(path) if limits and path else None)
-        payload = json.dumps({"success": False, "error": envelope}).encode("utf-8")
-        if access_log.isEnabledFor(logging.INFO):  # as the app logs the requests it answers
-            log_access(self.channel.addr[0] if self.channel.addr else None, getattr(parser, "command", "-"),
-                       path or "-", status, str(envelope["code"]), 0.0, None)
-        self.status = f"{status} {REASONS[status]}"
+        self.status, payload = refusal(
+            error.code, reason, getattr(parser, "path", None),  # no path: the request line was refused
+            getattr(self.channel.server, "sandbox_body_limits", None),
+            self.channel.addr[0] if self.channel.addr else None, getattr(parser, "command", "-"))
         self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
         self.content_length = len(payload)
@@ -76,19 +65,13 @@ def make_server(app: Any, host: str, port: int, threads: int = DEFAULT_THREADS) 
     listeners: dict[int, Any] = {}
     server: Any = create_server(app, map=listeners, host=host, port=port, threads=threads,
                            ident="huskyvoice-sandbox", max_request_body_size=MAX_BODY_BYTES)
-    api_limit = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH")
+    limits = body_limits(app)
     for listener in list(listeners.values()):  # one per address the host resolves to
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = JsonErrorChannel
-            if api_limit:  # a sandbox app (not the benchmark's bare one): its limits by path
-                listener.sandbox_body_limits = lambda path: body_limit(path, api_limit)  # type: ignore[attr-defined]
+            listener.sandbox_body_limits = limits  # type: ignore[attr-defined]
     server.sandbox_map = listeners  # listeners, and the client channels waitress adds as they come
     return server
-
-
-# Requests under way when the server stops get this long to finish: enough for any answer but
-# a forced delay (which `serve` ends first), short enough for a container's stop.
-STOP_GRACE_SECONDS = 1.0
 
 
 class ServerThread:

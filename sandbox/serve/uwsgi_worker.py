@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import logging
 import os
 import re
 import threading
@@ -37,17 +35,14 @@ from urllib.parse import unquote_to_bytes
 import uwsgi
 
 from ..session.forcing import ConnectionDropped
-from ..web.api import access_log, log_access
-from ..web.control import WORLD_MAX_BYTES, body_limit
 from . import routed
-from .refusals import REASONS, refusal_body
+from .refusals import MAX_BODY_BYTES, body_limits, refusal
 
 _REFUSED_BY_ROUTER = b"HTTP/1.1 200 OK\r\nX\r\n\r\n"
-_DRAIN_LIMIT = WORLD_MAX_BYTES + 1
 
 assert routed.SERVED is not None, "uwsgi_worker is imported only by routed.Routed's uWSGI"
 _app = routed.SERVED.app
-_API_LIMIT: int = getattr(_app, "config", {}).get("MAX_CONTENT_LENGTH") or WORLD_MAX_BYTES
+_LIMITS = body_limits(_app)
 _UNSENDABLE_TARGET = re.compile(r"[^\x21-\x7e]")
 _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -60,10 +55,10 @@ def _after_fork() -> None:
                      daemon=True).start()
 
 
-def _when_stopping(served: routed.Served) -> None:
+def _when_stopping(served: routed.Routed) -> None:
     """Block until the supervisor says it is stopping (a byte, or its end of the pipe closed)."""
     with contextlib.suppress(OSError):
-        os.read(served.stopping_fd, 1)
+        os.read(served.stopping_read_fd, 1)
     for step in served.on_stop:
         step()
 
@@ -77,7 +72,7 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     refusal = _refusal(environ, target)
     if refusal is None and environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
         try:
-            environ["wsgi.input"] = io.BytesIO(_chunked_body(WORLD_MAX_BYTES + 1))
+            environ["wsgi.input"] = io.BytesIO(_chunked_body(MAX_BODY_BYTES))
             environ["wsgi.input_terminated"] = True
         except OSError:  # uWSGI's words: "unable to receive chunked part"
             refusal = 400, "the chunked body is malformed"
@@ -98,7 +93,7 @@ def _drain(environ: dict[str, Any]) -> None:
     waitress reads every body before the app runs. Bodies larger than any path takes are
     left: the client gets the reset, as from a server that refuses them outright."""
     length = environ.get("CONTENT_LENGTH")
-    if length and length.isdigit() and 0 < int(length) <= _DRAIN_LIMIT:
+    if length and length.isdigit() and 0 < int(length) <= MAX_BODY_BYTES:
         source = environ["wsgi.input"]
         while source.read(65536):
             pass
@@ -128,20 +123,16 @@ def _refusal(environ: dict[str, Any], target: str) -> tuple[int, str] | None:
         return 400, "Transfer-Encoding and Content-Length are both given"
     if length and not length.isdigit():
         return 400, "Content-Length is not a number"
-    if length and int(length) > WORLD_MAX_BYTES:
+    if length and int(length) >= MAX_BODY_BYTES:
         return 413, f"Content-Length {length} is over the limit"
     return None
 
 
 def _refuse(environ: dict[str, Any], start_response: Callable[..., Any], code: int,
             reason: str) -> list[bytes]:
-    path = environ["PATH_INFO"]
-    status, envelope = refusal_body(code, reason, body_limit(path, _API_LIMIT) if code == 413 else None)
-    payload = json.dumps({"success": False, "error": envelope}).encode("utf-8")
-    if access_log.isEnabledFor(logging.INFO):  # as the app logs the requests it answers
-        log_access(environ.get("REMOTE_ADDR"), environ.get("REQUEST_METHOD", "-"), path, status,
-                   str(envelope["code"]), 0.0, None)
-    start_response(f"{status} {REASONS[status]}", [
+    status, payload = refusal(code, reason, environ["PATH_INFO"], _LIMITS, environ.get("REMOTE_ADDR"),
+                              environ.get("REQUEST_METHOD", "-"))
+    start_response(status, [
         ("Content-Type", "application/json"), ("Content-Length", str(len(payload))), ("Connection", "close")])
     return [payload]
 
