@@ -61,8 +61,10 @@ def exchange_raw(port: int, request: bytes, timeout: float = 5) -> bytes:
     """Send `request` as is; every byte received until the server closes the connection."""
     received = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        # The server may answer and close before reading all of an oversized request.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(request)
+        # An RST after the answer, when the server did not read the whole request.
         with contextlib.suppress(ConnectionResetError):
             while chunk := sock.recv(65536):
                 received += chunk
@@ -71,20 +73,11 @@ def exchange_raw(port: int, request: bytes, timeout: float = 5) -> bytes:
 
 def exchange(port: int, request: bytes, method: str) -> Reply:
     """Send `request` as is; read the answer until the server closes (Connection: close)."""
-    received = bytearray()
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        # The server may answer and close before reading all of an oversized request.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            sock.sendall(request)
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except ConnectionResetError:
-            pass  # an RST after the answer, when the server did not read the whole request
-    replay: Any = _Replay(bytes(received))
+    received = exchange_raw(port, request, timeout=10)
+    replay: Any = _Replay(received)
     response = http.client.HTTPResponse(replay, method=method)
     response.begin()
-    body = bytes(received).partition(b"\r\n\r\n")[2] if method == "HEAD" else response.read()
+    body = received.partition(b"\r\n\r\n")[2] if method == "HEAD" else response.read()
     return Reply(response.status, response.headers, body)
 
 
