@@ -13,9 +13,11 @@ from load import Matrix, measure
 from resets import Timing, timed
 from scenarios import COMPARISON, CROWD
 from servers import (
+    Argv,
+    Env,
     bare_argv,
-    bench_app_env,
     granian_argv,
+    granian_env,
     prism_argv,
     reset,
     sandbox_argv,
@@ -25,11 +27,9 @@ from servers import (
 from settings import Settings
 
 SANDBOX, BARE, PRISM = "sandbox", "bare app", "Prism"
-# Alternative servers for the same app, each measured when installed (information): the
-# server's name, the module that must be importable, its command line. `serve` itself runs
-# uWSGI; waitress is its fallback (`serve --server waitress`).
+# Alternative servers for the same app, each measured when installed (information). `serve`
+# itself runs uWSGI; waitress is its fallback (`serve --server waitress`).
 GRANIAN, WAITRESS = "sandbox on granian", "sandbox on waitress"
-ALTERNATIVES = ((WAITRESS, "waitress", None), (GRANIAN, "granian", granian_argv))
 RPS_TARGET = 1.5  # sandbox / Prism req/s, at least, on every scenario
 # and the sandbox's p99 latency at most Prism's
 CROWD_CONNECTIONS = 64  # the crowd's wrk connections: at most Prism's p99, and no socket errors
@@ -54,18 +54,19 @@ def run_comparison(world: Path, settings: Settings, prism: str | None,
                    stack.enter_context(serving(BARE, bare_argv, logs))]
         if prism:
             servers.append(stack.enter_context(serving(PRISM, prism_argv(prism), logs)))
-        for name, module, argv in ALTERNATIVES:
-            if importlib.util.find_spec(module) is None:
-                continue
-            if argv is None:  # `serve` itself, on its other server
-                servers.append(stack.enter_context(serving(name, sandbox_argv(world, "waitress"), logs,
-                                                           sandbox=True)))
-            else:
-                servers.append(stack.enter_context(serving(name, argv, logs, sandbox=True,
-                                                           env=bench_app_env(world))))
+        for name, module, argv, env in alternatives(world):
+            if importlib.util.find_spec(module) is not None:
+                servers.append(stack.enter_context(serving(name, argv, logs, sandbox=True, env=env)))
         matrix = measure(COMPARISON, servers, settings)
         crowd = measure(CROWD, servers, dataclasses.replace(settings, connections=CROWD_CONNECTIONS))
         sandbox = servers[0]
         reset_timing = timed("POST /_sandbox/reset, bench world (client side)",
                              lambda: reset(sandbox), settings.reset_samples)
         return ComparisonResult(matrix, crowd, startup_rows(servers), reset_timing)
+
+
+def alternatives(world: Path) -> list[tuple[str, str, Argv, Env | None]]:
+    """Each alternative server: its name, the module that must be importable, its command line
+    and environment."""
+    return [(WAITRESS, "waitress", sandbox_argv(world, "waitress"), None),
+            (GRANIAN, "granian", granian_argv, granian_env(world))]

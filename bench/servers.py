@@ -25,6 +25,7 @@ READY_TIMEOUT_S = 180.0
 READY_PATH = f"/v1/appointments/{APPOINTMENT}"  # every server answers it, the bare app too
 SESSION_HEADER = "X-Sandbox-Session"
 Argv = Callable[[int], list[str]]  # the command line, given the port to listen on
+Env = Callable[[int], Mapping[str, str]]  # the environment a server starts with, given its port
 
 
 # -- HTTP -----------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ def granian_argv(port: int) -> list[str]:
             "--log-level", "warning", "granian_app:app"]
 
 
-def bench_app_env(world: Path) -> Callable[[int], Mapping[str, str]]:
+def granian_env(world: Path) -> Env:
     """What bench/granian_app.py needs: the world, and bench/ to import it from."""
     bench = str(Path(__file__).resolve().parent)
     return lambda port: {"HUSKYVOICE_BENCH_WORLD": str(world),
@@ -129,7 +130,7 @@ def prism_argv(prism: str) -> Argv:
 
 @contextlib.contextmanager
 def serving(name: str, argv: Argv, log_dir: Path, sandbox: bool = False,
-            env: Callable[[int], Mapping[str, str]] | None = None) -> Iterator[Server]:
+            env: Env | None = None) -> Iterator[Server]:
     """Start a server on a free port, wait until it answers, and stop it on exit."""
     port = free_port()
     log = log_dir / f"{name.replace(' ', '-').replace(',', '')}.log"
