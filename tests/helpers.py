@@ -102,13 +102,19 @@ def sample_request(contract: Contract, operation_id: str) -> tuple[str, str, byt
     the body is the operation's first request example."""
     op = contract.operations[operation_id]
     path = op.path.replace("{appointment_id}", DOC_ID)
-    query = "&".join(f"{p.name}={contract.resolve(_parameter_pointer(contract, op, p.name))['example']}"
-                     for p in op.query if p.required)
+    query = "&".join(f"{name}={value}" for name, value in sample_query(contract, operation_id).items())
     body = b""
     if op.body_pointer:
         node = contract.spec["paths"][op.path][op.method.lower()]["requestBody"]["content"]["application/json"]
         body = json.dumps(next(iter(node["examples"].values()))["value"]).encode()
     return op.method, path + (f"?{query}" if query else ""), body
+
+
+def sample_query(contract: Contract, operation_id: str) -> dict[str, Any]:
+    """The operation's required query parameters, each with its example in the spec."""
+    op = contract.operations[operation_id]
+    return {p.name: contract.resolve(_parameter_pointer(contract, op, p.name))["example"]
+            for p in op.query if p.required}
 
 
 def _parameter_pointer(contract: Contract, op: Any, name: str) -> str:

@@ -18,7 +18,7 @@ from huskyvoice_sandbox.session.forcing import ConnectionDropped
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
 
-from helpers import DOC_ID, check_response, sample_request
+from helpers import DOC_ID, check_response, sample_query, sample_request
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "clinic-reminders"
 EXAMPLE_TESTS = 19  # the client tests run in process and served
@@ -493,10 +493,9 @@ def spec_example_call(operation_id: str) -> dict[str, Any]:
     """call()'s arguments for a valid request, from the spec alone: the default world's ids,
     required query parameters' examples, the first request example."""
     op = SPEC.operations[operation_id]
-    _, target, body = sample_request(SPEC, operation_id)
-    query = dict(pair.split("=", 1) for pair in target.partition("?")[2].split("&") if pair)
+    _, _, body = sample_request(SPEC, operation_id)
     arguments: dict[str, Any] = {"path": {name: PATH_VALUES[name] for name in op.path_params},
-                                 "query": query}
+                                 "query": sample_query(SPEC, operation_id)}
     if body:
         arguments["json"] = json.loads(body)
     return arguments
