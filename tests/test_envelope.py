@@ -10,7 +10,7 @@ import io
 import logging
 
 import huskyvoice_sandbox.domain.booking
-import huskyvoice_sandbox.web.render
+import huskyvoice_sandbox.web.slices.appointments
 import pytest
 import yaml
 from huskyvoice_sandbox.resources import spec_path
@@ -187,7 +187,7 @@ def test_unexpected_exception_changes_nothing(client, dump, monkeypatch) -> None
 
 
 def test_unexpected_exception_in_get_is_500_in_the_envelope(client, monkeypatch, caplog) -> None:
-    monkeypatch.setattr(huskyvoice_sandbox.web.render, "appointment", explode)
+    monkeypatch.setattr(huskyvoice_sandbox.web.slices.appointments, "appointment", explode)
     with caplog.at_level(logging.ERROR):
         response = client.get(URL, headers=HEADERS)
     error_of(response, 500, "INTERNAL_ERROR")

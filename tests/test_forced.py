@@ -18,7 +18,7 @@ import requests
 from flask.testing import FlaskClient
 from huskyvoice_sandbox.session.forcing import ConnectionDropped, ForcedResponses, build
 from huskyvoice_sandbox.spec.contract import Contract
-from huskyvoice_sandbox.web.operations import flask_rule
+from huskyvoice_sandbox.web.pipeline import flask_rule
 
 from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
 from wire import exchange_raw

@@ -117,6 +117,12 @@ def disable(store: Store, org: Organization, window_id: str, now: datetime) -> W
         return window
 
 
+def regenerate(store: Store, org: Organization) -> int:
+    """POST /v1/appointment-slots/regenerate: tracking records are derived from the windows at
+    every read, so there is nothing to rebuild; the number of windows they cover."""
+    return len(store.organizations[org.id].windows)
+
+
 def find(org: Organization, slot_id: str) -> Window:
     """The window a `slot_id` names: a plain calendar id, or a compound one
     (`calendar_id||date[||appointment_type_id]`) whose first segment counts."""

@@ -20,6 +20,7 @@ from .journal import DEFAULT_SIZE
 from .state import SandboxState
 
 SESSION_HEADER = "X-Sandbox-Session"
+SESSION_ENVIRON = "HTTP_X_SANDBOX_SESSION"  # the header, as WSGI names it
 DEFAULT_SESSION = "default"
 DEFAULT_MAX_SESSIONS = 64
 _NAME = re.compile(r"[!-.0-~]{1,64}")  # printable ASCII but space and "/" (names go in paths)
@@ -75,6 +76,20 @@ class Sessions:
             self._named.move_to_end(name)
             self._last_used[name] = time.time()
             return state
+
+    def named_by(self, header: str | None) -> SandboxState:
+        """The session a request names in X-Sandbox-Session (its value, None without it): the
+        default one without it; a 400 located at the header for a bad name."""
+        if header is None:
+            return self.default
+        return self.get(check_name(header, f"header.{SESSION_HEADER}"))
+
+    def journal_of(self, header: str | None) -> SandboxState:
+        """Where a request naming `header` is journaled, even one refused before its session was
+        looked up: the session it names, or the default one for none or a bad name."""
+        if header is None or not valid_name(header):
+            return self.default
+        return self.get(header)
 
     def delete(self, name: str) -> None:
         if name == DEFAULT_SESSION:

@@ -1,6 +1,6 @@
 """The `/v1` API's own WSGI layer: every request under `/v1/` is routed (with the app's URL map,
-where sandbox/web/operations.py registered the spec's operations), checked, answered, journaled
-and logged here; everything else (the control API, /docs, the spec) is Flask's.
+where sandbox/web/pipeline.py registered the spec's operations), run through the API pipeline,
+answered, journaled and logged here; everything else (the control API, /docs, the spec) is Flask's.
 
 Why not Flask's dispatch: the API's requests are what integrators' tests and load tests send,
 thousands of times. Flask's request context, hooks and proxies cost more than the sandbox's own
@@ -21,17 +21,19 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES, http_date
 from werkzeug.routing import MapAdapter
+from werkzeug.wrappers import Request
 
 from ..domain.errors import ApiError, InternalError, MethodNotAllowed
 from ..session import forcing
 from ..session.journal import MAX_BODY_CHARS as MAX_JOURNAL_BODY
 from ..session.journal import Exchange, clip, error_code, mask_key
-from ..session.sessions import valid_name
+from ..session.sessions import SESSION_ENVIRON
 from ..session.state import SandboxState
 from ..spec.contract import Operation
-from . import views  # noqa: F401 - registers the views that register() routes
+from . import slices  # noqa: F401 - registers the views that register() routes
+from .call import Answer, ApiRequest, Call
 from .http import Runtime, header_list, http_error, json_text
-from .operations import IGNORED_HEADER, SESSION_ENVIRON, Answer, ApiRequest, View, handle, register
+from .pipeline import IGNORED_HEADER, Handler, register
 
 log = logging.getLogger("huskyvoice_sandbox")
 access_log = logging.getLogger("huskyvoice_sandbox.access")
@@ -50,7 +52,7 @@ class Api:
         self._app = app
         self._runtime = runtime  # its sessions are replaced whole (the pytest plugin): read per request
         self._fallback = fallback
-        self._routes: dict[str, tuple[Operation, View]] = register(app, runtime.contract)
+        self._routes: dict[str, tuple[Operation, Handler]] = register(app, runtime.contract)
         self._adapter: MapAdapter | None = None
         # Routing is a pure function of (path, method): the answers for recent paths are kept.
         self._match = functools.lru_cache(maxsize=ROUTE_CACHE)(self._route)
@@ -61,26 +63,29 @@ class Api:
         started = time.perf_counter()
         req = ApiRequest(environ)
         req.max_content_length = self._app.config["MAX_CONTENT_LENGTH"]
-        answer = self._answer(req)
+        call = Call(req, self._runtime)
+        answer = self._answer(call)
         body = b"" if answer.payload is None else json_text(answer.payload).encode("ascii")
-        state = self._journal_of(req)
-        headers = _headers(answer, req, body, state.clock.now())
+        # The session whose journal records the request: the one it named, even when it was
+        # refused before its session was looked up (no such path, a wrong method).
+        state = call.session or self._runtime.sessions.journal_of(environ.get(SESSION_ENVIRON))
+        headers = _headers(answer, call, body, state.clock.now())
         elapsed_ms = (time.perf_counter() - started) * 1000
-        _record(req, state, answer, headers, body, elapsed_ms)
+        _record(call, state, answer, headers, body, elapsed_ms)
         if access_log.isEnabledFor(logging.INFO):
-            _log(req, answer, elapsed_ms)
+            _log(call, answer, elapsed_ms)
         status = f"{answer.status} {HTTP_STATUS_CODES.get(answer.status, 'UNKNOWN')}"
         start_response(status, headers)  # raises ConnectionDropped on a forced drop (SendGuard)
         return [b""] if req.method == "HEAD" else [body]  # HEAD: the headers of the answer only
 
-    def _answer(self, req: ApiRequest) -> Answer:
-        runtime = self._runtime
+    def _answer(self, call: Call) -> Answer:
+        req = call.req
         try:
-            op, view_function, args = self._match(req.path, req.method)
-            req.operation, req.path_args = op, dict(args)
+            op, handler, args = self._match(req.path, req.method)
+            call.operation, call.path = op, dict(args)
             if req.method == "HEAD":  # Werkzeug would serve it as a GET; the spec has no HEAD
                 raise _head_refused(self._adapter_for(), req.path)
-            return handle(req, view_function, runtime.contract, runtime.sessions, runtime.control)
+            return handler(call)
         except ApiError as error:
             return _error_answer(error)
         except HTTPException as exc:  # routing, a body over the size limit
@@ -89,21 +94,10 @@ class Api:
             log.exception("unexpected error while serving %s %s", req.method, req.path)
             return _error_answer(InternalError("An unexpected error occurred."))
 
-    def _route(self, path: str, method: str) -> tuple[Operation, View, tuple[tuple[str, Any], ...]]:
+    def _route(self, path: str, method: str) -> tuple[Operation, Handler, tuple[tuple[str, Any], ...]]:
         endpoint, args = self._adapter_for().match(path, method)
-        op, view_function = self._routes[endpoint]
-        return op, view_function, tuple(args.items())
-
-    def _journal_of(self, req: ApiRequest) -> SandboxState:
-        """The session whose journal records the request: the one it named, even when it was
-        refused before its session was looked up (no such path, a wrong method)."""
-        if req.state is not None:
-            return req.state
-        sessions = self._runtime.sessions
-        name = req.environ.get(SESSION_ENVIRON)
-        if name is None or not valid_name(name):
-            return sessions.default
-        return sessions.get(name)
+        op, handler = self._routes[endpoint]
+        return op, handler, tuple(args.items())
 
     def _adapter_for(self) -> MapAdapter:
         # Bound once, after every blueprint added its rules; match() reads it without state.
@@ -134,7 +128,7 @@ def _error_answer(error: ApiError) -> Answer:
     return Answer(error.status, error.body(), error.headers)
 
 
-def _headers(answer: Answer, req: ApiRequest, body: bytes, now: datetime) -> list[tuple[str, str]]:
+def _headers(answer: Answer, call: Call, body: bytes, now: datetime) -> list[tuple[str, str]]:
     headers = [("Content-Length", str(len(body)))]
     if answer.payload is not None:
         headers.insert(0, ("Content-Type", "application/json"))
@@ -142,24 +136,25 @@ def _headers(answer: Answer, req: ApiRequest, body: bytes, now: datetime) -> lis
         headers += answer.headers.items()
     if not answer.headers or not any(name.lower() == "date" for name in answer.headers):  # a forced one stays
         headers.append(("Date", date_header(now)))
-    if req.ignored_fields:  # named on every answer that got past validation
-        headers.append((IGNORED_HEADER, header_list(req.ignored_fields)))
+    if call.ignored_fields:  # named on every answer that got past validation
+        headers.append((IGNORED_HEADER, header_list(call.ignored_fields)))
     return headers
 
 
-def _record(req: ApiRequest, state: SandboxState, answer: Answer, headers: list[tuple[str, str]],
+def _record(call: Call, state: SandboxState, answer: Answer, headers: list[tuple[str, str]],
             body: bytes, elapsed_ms: float) -> None:
+    req = call.req
     environ = req.environ  # plain dictionary reads: this runs on every API request
     key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
-    credential = req.credential
+    credential = call.credential
     dropped = forcing.DROP_KEY in environ
     state.journal.record(Exchange(
         time=state.clock.now(),
         method=environ["REQUEST_METHOD"],
         path=clip(req.path, MAX_JOURNAL_FIELD),
         query=clip(environ.get("QUERY_STRING", ""), MAX_JOURNAL_FIELD),
-        operation=req.operation.operation_id if req.operation else None,
-        appointment_id=_clipped_id(req),
+        operation=call.operation.operation_id if call.operation else None,
+        appointment_id=_clipped_id(call),
         masked_key=mask_key(key) if key else None,
         organization=credential.organization.id if credential else None,
         content_type=clip(environ.get("CONTENT_TYPE") or "", MAX_JOURNAL_FIELD) or None,
@@ -168,16 +163,16 @@ def _record(req: ApiRequest, state: SandboxState, answer: Answer, headers: list[
         response_headers={} if dropped else {k: v for k, v in headers if k in JOURNAL_HEADERS},
         response_json=None if dropped or not body else body.decode("ascii"),
         duration_ms=elapsed_ms,
-        forced=req.forced,
+        forced=call.forced,
     ))
 
 
-def _clipped_id(req: ApiRequest) -> str | None:
-    appointment_id = req.path_args.get("appointment_id")
+def _clipped_id(call: Call) -> str | None:
+    appointment_id = call.path.get("appointment_id")
     return None if appointment_id is None else clip(appointment_id, MAX_JOURNAL_FIELD)
 
 
-def _request_bytes(req: ApiRequest) -> bytes | None:
+def _request_bytes(req: Request) -> bytes | None:
     """The body as read (enough of it to show MAX_JOURNAL_BODY characters); None if it was
     over the size limit and not read."""
     try:
@@ -186,11 +181,12 @@ def _request_bytes(req: ApiRequest) -> bytes | None:
         return None
 
 
-def _log(req: ApiRequest, answer: Answer, elapsed_ms: float) -> None:
+def _log(call: Call, answer: Answer, elapsed_ms: float) -> None:
+    req = call.req
     dropped = forcing.DROP_KEY in req.environ
     code = error_code(answer.payload) if answer.status >= 400 else None
     log_access(req.remote_addr, req.method, req.full_path, None if dropped else answer.status, code,
-               elapsed_ms, "dropped" if dropped else "forced" if req.forced else None)
+               elapsed_ms, "dropped" if dropped else "forced" if call.forced else None)
 
 
 def log_access(remote: str | None, method: str, full_path: str, status: int | None, code: str | None,

@@ -20,7 +20,7 @@ from ..session.journal import DEFAULT_SIZE, error_code
 from ..session.sessions import DEFAULT_MAX_SESSIONS, Sessions
 from ..spec.contract import Contract
 from ..worlds.world import World, load_world, load_world_file
-from . import actions, control, docs  # noqa: F401 - actions adds its routes to the control API
+from . import control, docs, slices  # noqa: F401 - the webhooks slice adds its routes to the control API
 from .access import ControlAccess, parse_networks
 from .api import Api, date_header, log_access
 from .http import (

@@ -21,7 +21,7 @@ from ..domain.errors import (
     ValidationError,
 )
 from ..session.journal import clip
-from ..session.sessions import SESSION_HEADER, Sessions, check_name
+from ..session.sessions import SESSION_HEADER, Sessions
 from ..session.state import SandboxState
 from ..spec import strictjson
 from ..spec.contract import Contract
@@ -53,16 +53,11 @@ def runtime() -> Runtime:
 
 def session_state() -> SandboxState:
     """The state of the session this request names in X-Sandbox-Session (the default session
-    without it), looked up once per request (control API and pages; the API's requests are
-    sandbox/web/api.py's)."""
+    without it), looked up once per request (the control API and pages; the API pipeline's
+    `session` step does the same for operations)."""
     state = g.get("sandbox_state")
     if state is None:
-        sessions = runtime().sessions
-        name = request.headers.get(SESSION_HEADER)
-        if name is not None:
-            g.sandbox_state = sessions.default  # where a refused name's request is journaled
-            check_name(name, f"header.{SESSION_HEADER}")
-        state = g.sandbox_state = sessions.get(name)
+        state = g.sandbox_state = runtime().sessions.named_by(request.headers.get(SESSION_HEADER))
     return state
 
 
