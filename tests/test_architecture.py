@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import huskyvoice_sandbox
 import pytest
@@ -96,3 +97,90 @@ def test_the_package_has_no_import_cycle() -> None:
 
     for name in sorted(graph):
         visit(name, [])
+
+
+# -- every operation of the spec has its pieces (docs/architecture.md, "Adding an operation") ----
+
+ROOT = Path(__file__).parents[1]
+SLICES = PACKAGE / "web" / "slices"
+
+
+def snake(operation_id: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
+
+
+def view_function(module: ast.Module, operation_id: str) -> ast.FunctionDef | None:
+    """The function registered with `@view("<operation_id>")` in a slice."""
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)
+                        and decorator.func.id == "view" and decorator.args
+                        and isinstance(decorator.args[0], ast.Constant) and decorator.args[0].value == operation_id):
+                    return node
+    return None
+
+
+def domain_modules(module: ast.Module) -> set[str]:
+    """The names a slice imports from the domain package (`from ...domain import calendar`)."""
+    return {alias.asname or alias.name for node in module.body if isinstance(node, ast.ImportFrom)
+            and node.level and node.module == "domain" for alias in node.names}
+
+
+def use_cases(function: ast.FunctionDef, modules: set[str]) -> set[str]:
+    """The domain functions a view calls (`calendar.create(...)`)."""
+    return {f"{call.func.value.id}.{call.func.attr}" for call in ast.walk(function)
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name) and call.func.value.id in modules}
+
+
+def scenario_requests(app: Any) -> dict[str, list[str]]:
+    """Each operation's successful scenario steps (fixtures/scenarios), by the app's routing."""
+    from huskyvoice_sandbox.resources import scenarios_dir
+    from huskyvoice_sandbox.worlds.world import load_world_file
+    adapter = app.url_map.bind("sandbox")
+    found: dict[str, list[str]] = {}
+    for path in sorted(scenarios_dir().glob("*.yaml")):
+        scenario = load_world_file(path).scenario or {"steps": []}
+        for step in scenario["steps"]:
+            request, status = step["request"], step["expect"]["status"]
+            try:
+                endpoint, _ = adapter.match(request["path"].partition("?")[0], request["method"])
+            except Exception:  # noqa: S112 - a step about an unknown path is not an operation's
+                continue
+            if 200 <= status < 300:
+                found.setdefault(endpoint.removeprefix("api."), []).append(path.name)
+    return found
+
+
+def test_every_operation_of_the_spec_has_its_pieces(app: Any, contract: Any) -> None:
+    """What the recipe in docs/architecture.md adds for an operation, checked for each one the
+    spec has: its view in the slice its tag names, calling a use case of the domain; a scenario
+    that succeeds with it; a test that names it; its description in the spec (what /docs
+    shows); whether the contract kit may send it (if it writes) to a deployment. A new
+    operation fails here until it has them all."""
+    scenarios = scenario_requests(app)
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests").glob("test_*.py"))
+                      if p.name != Path(__file__).name)
+    missing = []
+    for operation_id, op in contract.operations.items():
+        document = contract.spec["paths"][op.path][op.method.lower()]
+        lacks = []
+        slice_path = SLICES / f"{document['tags'][0]}.py"
+        module = ast.parse(slice_path.read_text(encoding="utf-8")) if slice_path.exists() else ast.Module([], [])
+        function = view_function(module, operation_id)
+        if function is None:
+            lacks.append(f"a @view in {slice_path.relative_to(PACKAGE)}")
+        elif not use_cases(function, domain_modules(module)):
+            lacks.append("a use case of sandbox/domain/ that its view calls")
+        if operation_id not in scenarios:
+            lacks.append("a fixtures/scenarios step that succeeds with it")
+        if f'"{operation_id}"' not in tests and f".{snake(operation_id)}(" not in tests:
+            lacks.append("a test in tests/ that names it (its operationId or its handle helper)")
+        if len(document.get("description", "")) < 40:
+            lacks.append("its description in openapi.yaml (its documentation: /docs shows it)")
+        if op.method != "GET" and "x-on-a-deployment" not in document:  # a read is always safe
+            lacks.append("x-on-a-deployment in openapi.yaml")
+        if lacks:
+            missing.append(f"{operation_id} lacks " + "; ".join(lacks))
+    assert not missing, "\n".join(missing)
