@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huskyvoice_contract_kit.target import Reply, Target
+from huskyvoice_contract_kit.target import Target
+from huskyvoice_sandbox.remote.reply import Reply
 from huskyvoice_sandbox.resources import scenarios_dir
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.worlds.world import load_world_file
@@ -60,7 +61,7 @@ def mismatches(expect: dict[str, Any], reply: Reply, contract: Contract | None =
                method: str = "", path: str = "") -> list[str]:
     """How a reply differs from a step's expectation (and, given a contract, from the spec)."""
     problems = []
-    body = reply.json()
+    body = reply.json
     if reply.status != expect["status"]:
         problems.append(f"expected status {expect['status']}, got {reply.status}")
     if "code" in expect:
@@ -80,10 +81,9 @@ def mismatches(expect: dict[str, Any], reply: Reply, contract: Contract | None =
         found = _at(body, pointer)
         if found != value:
             problems.append(f"expected {pointer} == {value!r}, got {found!r}")
-    headers = {k.lower(): v for k, v in reply.headers.items()}
     for name, value in (expect.get("headers") or {}).items():
-        if headers.get(name.lower()) != value:
-            problems.append(f"expected header {name}: {value!r}, got {headers.get(name.lower())!r}")
+        if reply.headers.get(name) != value:
+            problems.append(f"expected header {name}: {value!r}, got {reply.headers.get(name)!r}")
     if contract is not None and path.startswith("/v1/") and method != "HEAD":
         problems += [f"contract: {p}" for p in
                      contract.response_problems(method, path.split("?")[0], reply.status,
@@ -118,7 +118,7 @@ def run(target: Target, path: Path, contract: Contract | None = None,
         request = step["request"]
         reply = send(target, request)
         if record is not None:
-            record(request["method"], request["path"], reply.status, reply.json())
+            record(request["method"], request["path"], reply.status, reply.json)
         commands.append(target.curl(request["method"], request["path"], request.get("key"),
                                     request.get("body"), request.get("headers"),
                                     request.get("raw_body"), session=session))

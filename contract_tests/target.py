@@ -15,12 +15,12 @@ import shlex
 import time as time_module
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
+from huskyvoice_sandbox.remote.reply import Reply
 from huskyvoice_sandbox.resources import default_world_path
 
 # Keys of the packaged default world, used when the target is a sandbox seeded with it.
@@ -47,21 +47,6 @@ DEFAULT_MAX_CREATES = 3
 # writing operation says one.
 ON_A_DEPLOYMENT = "x-on-a-deployment"
 ON_A_DEPLOYMENT_RULES = ("create", "lent-appointment", "never")
-
-
-@dataclass
-class Reply:
-    """A response, whatever sent it."""
-
-    status: int
-    headers: dict[str, str]
-    text: str
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.text)
-        except ValueError:
-            return None
 
 
 @dataclass(frozen=True)
@@ -157,7 +142,7 @@ class Target:
             reply = self.control("GET", "/_sandbox/health")
         except requests.RequestException:
             return False
-        body = reply.json()
+        body = reply.json
         return reply.status == 200 and isinstance(body, dict) and body.get("success") is True
 
     # -- what may be done -------------------------------------------------------------------
@@ -253,11 +238,10 @@ class Target:
             sent.setdefault("Content-Type", "application/json")
         if self.app is not None:
             response = self.app.test_client().open(path, method=method, data=data, headers=sent)
-            return Reply(response.status_code, dict(response.headers),
-                         response.get_data(as_text=True))
+            return Reply.of(response.status_code, response.headers.items(), response.get_data())
         response = self._session.request(method, f"{self.base_url}{path}", data=data, headers=sent,
                                          timeout=30)
-        return Reply(response.status_code, dict(response.headers), response.text)
+        return Reply.of(response.status_code, response.headers.items(), response.content)
 
     def patiently(self, method: str, path: str, key: str | None = None, body: Any = None,
                   waits: int = 2) -> Reply:
@@ -266,7 +250,7 @@ class Target:
         are not a finding."""
         reply = self.request(method, path, key=key, body=body)
         for _ in range(waits):
-            after = {k.lower(): v for k, v in reply.headers.items()}.get("retry-after", "")
+            after = reply.headers.get("retry-after", "")
             if reply.status != 429 or not after.isdigit() or int(after) > 60:
                 break
             time_module.sleep(max(1, int(after)))
@@ -319,7 +303,7 @@ class Target:
         and those that run to midnight, are left out. Today is the target's (Target.now)."""
         def get(path: str) -> tuple[dict[str, Any], Reply]:
             reply = self.patiently("GET", path, key=self.api_key)
-            body = reply.json()
+            body = reply.json
             return (body if reply.status == 200 and isinstance(body, dict) else {}), reply
 
         services = [s.get("service_id") for s in get("/v1/services")[0].get("data") or [] if isinstance(s, dict)]
@@ -344,16 +328,11 @@ class Target:
         deployment's clock, which a sandbox behind a proxy gives as its own), else this machine's."""
         if self.is_sandbox:
             clock = self.control("GET", "/_sandbox/clock")
-            now = (clock.json() or {}).get("data", {}).get("now") if clock.status == 200 else None
+            now = (clock.data or {}).get("now") if clock.status == 200 else None
             if now:
                 return datetime.fromisoformat(now.replace("Z", "+00:00"))
         reply = reply or self.request("GET", "/v1/appointment-config", key=self.api_key)
-        header = {k.lower(): v for k, v in reply.headers.items()}.get("date")
-        try:
-            said = parsedate_to_datetime(header) if header else None
-        except (TypeError, ValueError):
-            said = None
-        return said.astimezone(UTC) if said is not None and said.tzinfo else datetime.now(UTC)
+        return reply.said_time or datetime.now(UTC)
 
     # -- seeding (sandbox targets only) -----------------------------------------------------
     def seed(self, world_file: Path) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.scenarios import mismatches
-from huskyvoice_contract_kit.target import Reply, Target
+from huskyvoice_contract_kit.target import Target
+from huskyvoice_sandbox.remote.reply import Reply
 
 SEARCH = "/v1/appointments?limit=200"  # the largest page: one request sees the most
 BY_ID = 2  # own appointments read with the other key (the lent one first)
@@ -24,7 +25,7 @@ KIT_NOTE = {"notes": "written with another organization's key"}
 
 
 def _ids(reply: Reply) -> list[str]:
-    body = reply.json()
+    body = reply.json
     data = body.get("data") if isinstance(body, dict) else None
     return [a["appointment_id"] for a in data or [] if isinstance(a, dict) and isinstance(a.get("appointment_id"), str)]
 
@@ -37,7 +38,7 @@ class Isolation:
 
     def send(self, method: str, path: str, key: str, body: Any = None) -> Reply:
         reply = self.target.patiently(method, path, key=key, body=body)
-        self.coverage.record(method, path, reply.status, reply.json())
+        self.coverage.record(method, path, reply.status, reply.json)
         return reply
 
     def expect(self, what: str, method: str, path: str, key: str, expect: dict[str, Any],
@@ -87,7 +88,7 @@ def test_another_organization_sees_none_of_this_ones_appointments(target: Target
         check.expect("this organization's appointment, changed with another organization's key",
                      "PATCH", path, other, NOT_FOUND, KIT_NOTE)
         after = check.send("GET", path, target.api_key)
-        if (before.json() or {}).get("data") != (after.json() or {}).get("data"):
+        if before.data != after.data:
             check.problems.append(f"{path} changed after another organization's PATCH was refused: "
                                   f"{before.text[:500]} -> {after.text[:500]}")
     if check.problems:

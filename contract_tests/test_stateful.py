@@ -22,7 +22,8 @@ from typing import Any
 import hypothesis
 import pytest
 from huskyvoice_contract_kit.run import STATE
-from huskyvoice_contract_kit.target import Offer, Reply, Target
+from huskyvoice_contract_kit.target import Offer, Target
+from huskyvoice_sandbox.remote.reply import Reply
 from hypothesis import settings
 
 WRITES = ("POST", "PATCH")
@@ -90,12 +91,12 @@ class ReadBack:
         self.known[appointment] = data
         path = f"/v1/appointments/{appointment}"
         reply = self.target.patiently("GET", path, key=self.target.api_key)
-        problems = STATE["contract"].response_problems("GET", path, reply.status, reply.headers, reply.json())
+        problems = STATE["contract"].response_problems("GET", path, reply.status, reply.headers, reply.json)
         assert reply.status == 200 and not problems, (
             f"GET {path}, the read-back of a write that succeeded, answered {reply.status}: "
             f"{'; '.join(problems)}\n  reproduce: {self.target.curl('GET', path, self.target.api_key)}\n"
             f"  got: {reply.text[:2000]}")
-        self.compare(path, (reply.json() or {}).get("data"))
+        self.compare(path, reply.data)
 
     def compare(self, where: str, data: Any) -> None:
         for read in data if isinstance(data, list) else [data]:
@@ -112,7 +113,7 @@ class ReadBack:
 def kit_write(target: Target, method: str, path: str, body: dict[str, Any], *expected: int) -> Reply:
     """One of the kit's own writes (each that succeeds is then read back)."""
     reply = target.patiently(method, path, key=target.api_key, body=body)
-    problems = STATE["contract"].response_problems(method, path, reply.status, reply.headers, reply.json())
+    problems = STATE["contract"].response_problems(method, path, reply.status, reply.headers, reply.json)
     assert reply.status in expected and not problems, (
         f"{method} {path} {body}, the kit's own write (the stateful check reads it back), answered "
         f"{reply.status}, expected {' or '.join(map(str, expected))}: {'; '.join(problems)}\n"
@@ -133,8 +134,7 @@ def test_what_was_written_is_what_is_read_back(target: Target, stateful_schema: 
     # The kit's own writes first: whatever the run draws, a write is read back.
     if target.is_sandbox and bookings.offers:
         offer = bookings.offers[0]
-        created = (kit_write(target, "POST", "/v1/appointments", {**offer.create(), **KIT_PATIENT}, 201).json()
-                   or {}).get("data") or {}
+        created = kit_write(target, "POST", "/v1/appointments", {**offer.create(), **KIT_PATIENT}, 201).data or {}
         where = {"branch_id": offer.branch_id, "appointment_type": offer.appointment_type,
                  "session": offer.session, "batch": offer.batch}
         assert {k: created.get(k) for k in where} == where, (
@@ -142,14 +142,14 @@ def test_what_was_written_is_what_is_read_back(target: Target, stateful_schema: 
         kit.wrote(created)
     lent = target.writable_id
     updated = kit_write(target, "PATCH", f"/v1/appointments/{lent}", dict(KIT_DOCTOR), 200)
-    kit.learn((updated.json() or {}).get("data"))
-    kit.wrote((updated.json() or {}).get("data"))
+    kit.learn(updated.data)
+    kit.wrote(updated.data)
     lent_places = {k: v for k, v in kit.places.items() if k == lent}
     move = bookings.move(lent_places.get(lent))
     if move is not None:  # a move as offered: made, or refused (a 409; whether a 422 is right is drift's)
         moved = kit_write(target, "PATCH", f"/v1/appointments/{lent}", move.reschedule(), 200, 409, 422)
         if moved.status == 200:
-            kit.wrote((moved.json() or {}).get("data"))
+            kit.wrote(moved.data)
 
     class Workflow(stateful_schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:

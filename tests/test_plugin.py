@@ -4,18 +4,23 @@ messages, and this suite uses the fixtures itself for the handle's API."""
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
 import shutil
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytest
 import yaml
 from huskyvoice_sandbox.session.forcing import ConnectionDropped
 from huskyvoice_sandbox.spec.contract import Contract
+from huskyvoice_sandbox.testing.generate import COMMAND, OUTPUT, helper_name, render
+from huskyvoice_sandbox.testing.generate import main as generate_main
+from huskyvoice_sandbox.testing.operations import OperationHelpers
 from huskyvoice_sandbox.testing.pytest_plugin import SandboxControlError
 
 from helpers import DOC_ID, check_response, sample_query, sample_request
@@ -530,3 +535,120 @@ def test_call_names_what_is_wrong_with_its_arguments(huskyvoice) -> None:
         huskyvoice.call("getAppointment")
     with pytest.raises(TypeError, match="unknown slot_id"):
         huskyvoice.call("getAppointment", path={"appointment_id": DOC_ID, "slot_id": "x"})
+
+
+# -- the typed helpers: one per operation, generated from the spec into operations.py ----------
+
+SLOT_OPERATIONS = ("createCalendarWindow", "updateCalendarWindow", "disableCalendarWindow",
+                   "getScheduleTracking", "updateScheduleTracking", "regenerateScheduleTracking")
+SCHEMA_TYPES = {"string": str, "integer": int, "boolean": bool}
+
+
+def test_operations_py_is_what_the_generator_writes_from_the_spec() -> None:
+    written = render(SPEC)
+    assert written == OUTPUT.read_text(encoding="utf-8"), \
+        f"{OUTPUT.name} is not what openapi.yaml gives: run `{COMMAND}` and commit the result"
+
+
+@pytest.mark.parametrize("operation_id", sorted(SPEC.operations))
+def test_every_operation_has_a_typed_helper_on_the_handle(huskyvoice, operation_id: str) -> None:
+    """Named after the operationId; its path parameters, then its body, positional; its query
+    parameters keyword-only, typed from their schemas, required where the spec says."""
+    op, name = SPEC.operations[operation_id], helper_name(operation_id)
+    assert callable(getattr(huskyvoice, name, None)), f"the handle has no {name}() for {operation_id}"
+    generated = getattr(OperationHelpers, name)
+    parameters = list(inspect.signature(generated).parameters.values())[1:]
+    positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == [*op.path_params, *(["body"] if op.body_pointer else [])]
+    keyword = {p.name: p for p in parameters if p.kind is p.KEYWORD_ONLY}
+    assert list(keyword) == [param.name for param in op.query] + ["key", "headers"]
+    hints = get_type_hints(generated)
+    for param in op.query:
+        wanted = SCHEMA_TYPES[param.kind]
+        assert hints[param.name] == (wanted if param.required else wanted | None), param.name
+        assert (keyword[param.name].default is inspect.Parameter.empty) == param.required, param.name
+    summary = SPEC.spec["paths"][op.path][op.method.lower()]["summary"]
+    assert " ".join((generated.__doc__ or "").split()).startswith(summary), generated.__doc__
+
+
+def test_the_docs_list_every_helper() -> None:
+    documented = (Path(__file__).parents[1] / "docs" / "pytest-plugin.md").read_text(encoding="utf-8")
+    table = documented.split("| Operation | Helper |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    rows = {row.split("|")[1].strip(" `"): row.split("|")[2] for row in table}
+    assert sorted(rows) == sorted(SPEC.operations)
+    assert COMMAND in documented
+    for operation_id, helper in rows.items():
+        assert f"`{helper_name(operation_id)}(" in helper, (operation_id, helper)
+
+
+def spec_path_example(op: Any, name: str) -> str:
+    """A path parameter's example in the spec (a tracking record's id, a window's...)."""
+    item = SPEC.spec["paths"][op.path]
+    declared = [SPEC.deref(p) for p in item.get("parameters", []) + item[op.method.lower()].get("parameters", [])]
+    return next(p["example"] for p in declared if p["in"] == "path" and p["name"] == name)
+
+
+@pytest.mark.parametrize("operation_id", SLOT_OPERATIONS)
+def test_each_generated_slot_helper_answers_its_documented_success(huskyvoice, operation_id: str) -> None:
+    """The spec's examples (path parameters, required query parameters, the first request
+    body) through the generated helper: the status is the operation's 2xx, its answer keeps the
+    contract, and the journal shows that operation at that path."""
+    op, name = SPEC.operations[operation_id], helper_name(operation_id)
+    assert getattr(type(huskyvoice), name) is getattr(OperationHelpers, name), f"{name} is not the generated one"
+    example = spec_example_call(operation_id)
+    path_values = [spec_path_example(op, param) for param in op.path_params]
+    reply = getattr(huskyvoice, name)(*path_values, *([example["json"]] if "json" in example else []),
+                                      **example["query"])
+    success = min(status for status in SPEC.responses[operation_id] if 200 <= status < 300)
+    assert reply.status == success, reply.json
+    path = op.path
+    for param, value in zip(op.path_params, path_values, strict=True):
+        path = path.replace("{" + param + "}", value)
+    check_response(SPEC, op.method, path, reply.status, reply.headers, reply.body)
+    assert [(c.operation, c.method, c.path) for c in huskyvoice.calls()] == [(operation_id, op.method, path)]
+
+
+@pytest.mark.huskyvoice_world(tiny_world("alias"))
+def test_the_older_helpers_send_the_handles_key_the_generated_ones_the_operations(huskyvoice) -> None:
+    """availability(), services() and appointment_config() send `.key` (the first key that reads
+    and writes appointments) as they always did; the generated helpers they stand for send the
+    first key the operation accepts (here the read-only one)."""
+    assert huskyvoice.availability("2026-06-15").status == huskyvoice.get_availability(date="2026-06-15").status == 200
+    assert huskyvoice.services().data == huskyvoice.list_services().data
+    assert huskyvoice.appointment_config().data == huskyvoice.get_appointment_config().data
+    huskyvoice.get_availability(date="2026-06-15", key=huskyvoice.key)
+    huskyvoice.get_availability(date="2026-06-15", key="sk_tiny_read")
+    older, generated = [call.key for call in huskyvoice.journal()][-2:]  # as the journal masks them
+    assert older != generated
+    assert [call.key for call in huskyvoice.journal()][:-2] == [older, generated] * 3
+
+
+def test_an_operation_added_to_the_spec_gets_a_helper_by_regenerating(tmp_path: Path) -> None:
+    spec = yaml.safe_load(SPEC.text)
+    spec["components"]["parameters"].update({  # by reference: the path has a template
+        "IncludeDisabled": {"name": "include-disabled", "in": "query", "required": True, "schema": {"type": "boolean"}},
+        "HistoryLimit": {"name": "limit", "in": "query", "schema": {"type": "integer"}}})
+    spec["paths"]["/v1/appointment-slots/{slot_id}/history"] = {"get": {
+        "operationId": "getWindowHistory", "summary": "A window's changes", "tags": ["slots"],
+        "parameters": [{"$ref": f"#/components/parameters/{name}"}
+                       for name in ("SlotId", "IncludeDisabled", "HistoryLimit")],
+        "responses": {"200": {"description": "The window's changes"}}}}
+    (tmp_path / "openapi.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    written = tmp_path / "operations.py"
+    assert generate_main(["--spec", str(tmp_path / "openapi.yaml"), "--output", str(written)]) == 0
+    loader = importlib.util.spec_from_file_location("huskyvoice_sandbox.testing._regenerated", written)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+
+    class Recorder(module.OperationHelpers):  # type: ignore[name-defined, misc]
+        def call(self, operation_id: str, **given: Any) -> Any:
+            return operation_id, given
+
+    sent = Recorder().get_window_history("w1", include_disabled=True)
+    assert sent == ("getWindowHistory", {"path": {"slot_id": "w1"}, "query": {"include-disabled": True, "limit": None},
+                                         "key": None, "headers": None})
+    assert module.OperationHelpers.get_window_history.__doc__ == \
+        "A window's changes: `GET /v1/appointment-slots/{slot_id}/history`."
+    with pytest.raises(TypeError, match="include_disabled"):
+        Recorder().get_window_history("w1")

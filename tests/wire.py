@@ -8,8 +8,9 @@ import http.client
 import io
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from huskyvoice_sandbox.remote.reply import Reply
 
 
 class Served(Protocol):
@@ -19,13 +20,6 @@ class Served(Protocol):
 
 
 HeaderValue = str | bytes
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes  # for HEAD: whatever followed the header block (must be nothing)
 
 
 class _Replay:
@@ -78,7 +72,8 @@ def exchange(port: int, request: bytes, method: str) -> Reply:
     response = http.client.HTTPResponse(replay, method=method)
     response.begin()
     body = received.partition(b"\r\n\r\n")[2] if method == "HEAD" else response.read()
-    return Reply(response.status, response.headers, body)
+    # For HEAD, the body is whatever followed the header block (must be nothing).
+    return Reply.of(response.status, response.headers.items(), body)
 
 
 CLOSED = "closed without an answer"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.clock import parse_utc
-from .wire import Reply
+from .reply import Reply
 
 TIMESTAMPS = frozenset({"created_at", "updated_at"})
 ID_FIELDS = ("appointment_id", "slot_id", "service_id")
@@ -44,9 +44,9 @@ def differences(deployment: Reply, sandbox: Reply, unmirrored: frozenset[str] = 
         return [f"error.code {deployment.code!r}, expected {sandbox.code!r}"]
     if deployment.status >= 400:
         return []
-    loose = Loose(totals=bool(unmirrored), members=_paged(deployment.body) or _paged(sandbox.body),
+    loose = Loose(totals=bool(unmirrored), members=_paged(deployment.json) or _paged(sandbox.json),
                   written=written)
-    found = _diff(_without(deployment.body, unmirrored), sandbox.body, "body", loose)
+    found = _diff(_without(deployment.json, unmirrored), sandbox.json, "body", loose)
     return found[:MAX_DIFFERENCES] + ([f"... and {len(found) - MAX_DIFFERENCES} more"]
                                       if len(found) > MAX_DIFFERENCES else [])
 
@@ -61,7 +61,7 @@ def summary(reply: Reply) -> str:
     """An answer in a few words: `409 SLOT_FULL`, `200 rescheduled 2026-12-01 Evening EA`."""
     if reply.status >= 400 or reply.code:
         return f"{reply.status} {reply.code or '(no error code)'}"
-    body, data = reply.body, reply.data
+    body, data = reply.json, reply.data
     if isinstance(data, dict) and "appointment_id" in data:
         return f"{reply.status} " + " ".join(str(data.get(k)) for k in ("status", "date", "session", "batch"))
     if isinstance(body, dict) and isinstance(body.get("pagination"), dict) and isinstance(data, list):

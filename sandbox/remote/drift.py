@@ -21,7 +21,8 @@ from ..spec.contract import Contract
 from .compare import MAX_DIFFERENCES, differences, same_instant, summary
 from .mirror import Mirror, Reader, mirror
 from .plan import NO_SUCH, Plan, Probe, plan
-from .wire import NOT_A_KEY, Call, Deployment, Mirrored, Reply, Unreachable
+from .reply import Reply
+from .wire import NOT_A_KEY, Call, Deployment, Mirrored, Unreachable
 
 DOCUMENTED_RATE_LIMIT = 60  # requests a minute per key (rate-limits page)
 
@@ -126,7 +127,7 @@ def _check_put_back_possible(deployment: Deployment, sandbox: Mirrored, lent: st
     window = sandbox.world.organizations[0].window(subject.window_id)
     reply = deployment.send(Call("GET", f"/v1/appointment-slots/availability?date={subject.date.isoformat()}"
                                         f"&branch_id={subject.branch_id}"))
-    listed = {slot.get("calendar_id") for slot in (reply.body or {}).get("slots", []) if isinstance(slot, dict)}
+    listed = {slot.get("calendar_id") for slot in (reply.json or {}).get("slots", []) if isinstance(slot, dict)}
     if window.id not in listed:
         raise DriftError(f"the lent appointment {lent}'s window ({window.label()}) is not open on "
                          f"{subject.date.isoformat()} on the deployment: it could not be put back after the "
@@ -345,7 +346,7 @@ def _contract_rows(contract: Contract, sent: list[tuple[Call, Reply]]) -> list[R
                   "matches openapi.yaml", "matches openapi.yaml")
     for call, reply in sent:
         problems = tuple(contract.response_problems(call.method, call.route, reply.status,
-                                                    reply.headers, reply.body))
+                                                    reply.headers, reply.json))
         if problems and (call.route, reply.status, problems) not in seen:
             seen.add((call.route, reply.status, problems))
             rule = "rate-limit" if reply.status == 429 else "contract"
@@ -375,7 +376,7 @@ def _rate_limit(deployment: Deployment, mirrored: Mirrored, required: int | None
         return Row(label, "rate-limit", f"{limit + 1} x {call}", summary(theirs), summary(ours),
                    (f"no 429 after {took}",)), ""
     found = differences(theirs, ours)
-    found += mirrored.contract.response_problems(call.method, call.route, theirs.status, theirs.headers, theirs.body)
+    found += mirrored.contract.response_problems(call.method, call.route, theirs.status, theirs.headers, theirs.json)
     return Row(label, "rate-limit", f"{limit + 1} x {call}", _with_wait(theirs), _with_wait(ours), tuple(found)), ""
 
 

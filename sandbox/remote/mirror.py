@@ -33,7 +33,8 @@ from ..domain import booking
 from ..domain.clock import format_timestamp
 from ..domain.model import DAYS
 from ..worlds.world import load_world
-from .wire import Call, Deployment, DeploymentClock, Reply, Unreachable, retry_after
+from .reply import Reply
+from .wire import Call, Deployment, DeploymentClock, Unreachable, retry_after
 
 PAGE_LIMIT = 200  # appointments per search page: the spec's maximum
 WINDOW_FIELDS = ("branch_id", "day", "session", "batch", "start_time", "end_time", "max_slots",
@@ -86,14 +87,14 @@ class Reader:
                                   f"{reply.status} ({_said(reply)}); is the base URL right (without /v1)?")
             if not 200 <= reply.status < 300:
                 raise MirrorError(f"GET {path} answered {reply.status}: {_said(reply)}")
-            if reply.body is None:
+            if reply.json is None:
                 raise MirrorError(f"{self.base_url} is not the HuskyVoice API: GET {path} answered "
                                   f"{reply.status} with a body that is not JSON ({reply.text[:60]!r})")
-            return reply.body
+            return reply.json
 
 
 def _said(reply: Reply) -> str:
-    body = reply.body
+    body = reply.json
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and "code" in error and "message" in error:
         return f"{error['code']}: {error['message']}"

@@ -313,7 +313,7 @@ class Writes:
         for on in dates or self._future:
             if on not in self._read:  # each date asked once: the plan changes nothing
                 self._read[on] = self.mirrored.send(_get("/v1/appointment-slots/availability", date=on,
-                                                         branch_id=s.branch_id)).body["slots"]
+                                                         branch_id=s.branch_id)).json["slots"]
             found += [(on, slot) for slot in self._read[on]
                       if slot["appointment_type"] in (None, s.appointment_type) and wanted(slot)]
         return found

@@ -19,7 +19,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from ..domain.clock import format_timestamp
 from ..web.app import create_app
 from ..web.http import EXTENSION
 from ..worlds.world import load_world
+from .reply import Reply
 
 NOT_A_KEY = "sk_drift_not_a_key"
 MIRROR_KEYS = {"write": "sk_mirror_write", "read": "sk_mirror_read", "other": "sk_mirror_other",
@@ -89,47 +89,6 @@ def _clipped(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: dict[str, str]  # names lower-cased
-    text: str
-
-    @property
-    def body(self) -> Any:
-        try:
-            return json.loads(self.text)
-        except ValueError:
-            return None
-
-    @property
-    def code(self) -> str | None:
-        body = self.body
-        error = body.get("error") if isinstance(body, dict) else None
-        return error.get("code") if isinstance(error, dict) else None
-
-    @property
-    def data(self) -> Any:
-        body = self.body
-        return body.get("data") if isinstance(body, dict) else None
-
-    @property
-    def said_time(self) -> datetime | None:
-        """The moment the answer's `Date` header gives (whole seconds, UTC); None without one."""
-        return said_time(self.headers.get("date"))
-
-
-def said_time(text: str | None) -> datetime | None:
-    """An HTTP date (`Tue, 26 May 2026 11:00:00 GMT`) as a UTC datetime; None if it is not one."""
-    if not text:
-        return None
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 @dataclass
 class Deployment:
     """The deployment, over HTTP. A 429 is recorded (its headers are checked) and waited out
@@ -165,10 +124,10 @@ class Deployment:
                                          method=call.method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http(s) only
-                reply = _reply(response.status, response.headers, response.read())
+                reply = Reply.of(response.status, response.headers.items(), response.read())
         except urllib.error.HTTPError as refused:
             try:
-                reply = _reply(refused.code, refused.headers, refused.read())
+                reply = Reply.of(refused.code, refused.headers.items(), refused.read())
             except (OSError, http.client.HTTPException) as failed:  # cut off mid-answer
                 raise Unreachable(f"{call.method} {call.path} got no whole answer ({failed})", failed) from None
         except (urllib.error.URLError, OSError) as failed:  # no answer at all
@@ -180,10 +139,6 @@ class Deployment:
             raise Unreachable(f"{call.method} {call.path} got no HTTP answer ({reason})", reason) from None
         self.clock.saw(reply)
         return reply
-
-
-def _reply(status: int, headers: Any, raw: bytes) -> Reply:
-    return Reply(status, {k.lower(): v for k, v in headers.items()}, raw.decode("utf-8", "replace"))
 
 
 @dataclass
@@ -265,5 +220,4 @@ class Mirrored:
         if data is not None:
             headers["Content-Type"] = "application/json"
         response = self.client.open(call.path, method=call.method, data=data, headers=headers)
-        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()},
-                     response.get_data(as_text=True))
+        return Reply.of(response.status_code, response.headers.items(), response.get_data())

@@ -1,7 +1,8 @@
-"""The sandbox handles: `SandboxHandle` (the API, every operation of the spec by
-`call()`, your own HTTP client, the control API, the journal and its assertions), and its two
-transports, `InProcessSandbox` and `ServedSandbox`. Only the standard library at import: the
-pytest plugin imports this in every run; the sandbox loads when a handle is made."""
+"""The sandbox handles: `SandboxHandle` (the API: a typed helper for every operation of the
+spec, generated into `operations.py`, and `call()` under them; your own HTTP client, the control
+API, the journal and its assertions), and its two transports, `InProcessSandbox` and
+`ServedSandbox`. Only the standard library at import: the pytest plugin imports this in every
+run; the sandbox loads when a handle is made."""
 
 from __future__ import annotations
 
@@ -15,14 +16,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from .replies import Call, Filter, Headers, Reply, SandboxControlError, journal_text, utc_text
+from .operations import OperationHelpers
+from .replies import Call, Filter, Reply, SandboxControlError, journal_text, utc_text
 
 PRODUCTION = "https://api.huskyvoice.ai"  # the base URL a client's calls are routed from
 _UNSET: Any = object()
 
 
-class SandboxHandle:
-    """Calls the API and the control API of one sandbox; subclasses provide the transport."""
+class SandboxHandle(OperationHelpers):
+    """Calls the API and the control API of one sandbox; subclasses provide the transport.
+
+    Every operation of the spec has a helper named after its operationId (`OperationHelpers`,
+    generated from openapi.yaml). Four of them are written here instead, as they were before the
+    others existed: `get_appointment`, `update_appointment`, `create_appointment` and
+    `search_appointments` use `.key` unless `key=` is given, and the last two writes also send
+    a str or bytes body as is; `availability`, `services` and `appointment_config` are the
+    generated `get_availability`, `list_services` and `get_appointment_config` with `.key`."""
 
     def __init__(self, contract: Any, root: Path) -> None:
         self._contract = contract
@@ -42,7 +51,7 @@ class SandboxHandle:
             sent.setdefault("Content-Type", "application/json")
         body = data.encode("utf-8") if isinstance(data, str) else data
         status, header_items, raw = self._exchange(method, path, body, sent)
-        return Reply(status, Headers(header_items), _parse_json(raw), raw)
+        return Reply.of(status, header_items, raw)
 
     def get_appointment(self, appointment_id: str, *, key: str | None = None,
                         headers: Mapping[str, str] | None = None) -> Reply:
@@ -73,19 +82,19 @@ class SandboxHandle:
 
     def availability(self, date: str, *, branch_id: str | None = None, session: str | None = None,
                      key: str | None = None, headers: Mapping[str, str] | None = None) -> Reply:
-        """`GET /v1/appointment-slots/availability?date=...` (`.json["slots"]`)."""
-        query = _query({"date": date, "branch_id": branch_id, "session": session})
-        return self.request("GET", "/v1/appointment-slots/availability" + query,
-                            headers=self._auth(key, headers))
+        """`GET /v1/appointment-slots/availability?date=...` (`.json["slots"]`): `get_availability()`
+        with the date positional and `.key` unless `key=` is given."""
+        return self.get_availability(date=date, branch_id=branch_id, session=session,
+                                     key=self.key if key is None else key, headers=headers)
 
     def services(self, *, key: str | None = None, headers: Mapping[str, str] | None = None) -> Reply:
-        """`GET /v1/services`."""
-        return self.request("GET", "/v1/services", headers=self._auth(key, headers))
+        """`GET /v1/services`: `list_services()` with `.key` unless `key=` is given."""
+        return self.list_services(key=self.key if key is None else key, headers=headers)
 
     def appointment_config(self, *, key: str | None = None,
                            headers: Mapping[str, str] | None = None) -> Reply:
-        """`GET /v1/appointment-config`."""
-        return self.request("GET", "/v1/appointment-config", headers=self._auth(key, headers))
+        """`GET /v1/appointment-config`: `get_appointment_config()` with `.key` unless `key=` is given."""
+        return self.get_appointment_config(key=self.key if key is None else key, headers=headers)
 
     # -- any operation of the spec -------------------------------------------------------------
     def call(self, operation_id: str, *, path: Mapping[str, Any] | None = None,
@@ -430,10 +439,3 @@ def _query(params: Mapping[str, Any]) -> str:
 
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value).encode("utf-8")
-
-
-def _parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None

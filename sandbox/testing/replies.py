@@ -1,55 +1,17 @@
-"""What the sandbox handles return: a `Reply`, the journal's `Call`s, and the
+"""What the sandbox handles return: a `Reply` (the package's one answer class, from
+`huskyvoice_sandbox.remote.reply`, with its `Headers`), the journal's `Call`s, and the
 `SandboxControlError` a refused control call raises. Only the standard library: the pytest
 plugin imports this in every run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..remote.reply import Headers, Reply
 
-class Headers(Mapping[str, str]):
-    """Response headers; names are read case-insensitively (`reply.headers["retry-after"]`)."""
-
-    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
-        self._by_lower: dict[str, tuple[str, str]] = {}
-        for name, value in items:
-            previous = self._by_lower.get(name.lower())
-            self._by_lower[name.lower()] = (name, f"{previous[1]}, {value}" if previous else value)
-
-    def __getitem__(self, name: str) -> str:
-        return self._by_lower[name.lower()][1]
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._by_lower.values())
-
-    def __len__(self) -> int:
-        return len(self._by_lower)
-
-    def __repr__(self) -> str:
-        return f"Headers({dict(self.items())!r})"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP answer: status, headers, the parsed JSON body (None if not JSON)."""
-
-    status: int
-    headers: Headers
-    json: Any
-    body: bytes = field(repr=False, default=b"")
-
-    @property
-    def code(self) -> str | None:
-        """`error.code` of an error envelope, else None."""
-        error = self.json.get("error") if isinstance(self.json, dict) else None
-        return error.get("code") if isinstance(error, dict) else None
-
-    @property
-    def data(self) -> Any:
-        return self.json.get("data") if isinstance(self.json, dict) else None
+__all__ = ["Call", "Filter", "Headers", "Reply", "SandboxControlError", "journal_text", "utc_text"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +72,7 @@ class SandboxControlError(Exception):
         error = error if isinstance(error, dict) else {}
         self.code: str | None = error.get("code")
         self.details: list[dict[str, Any]] = list(error.get("details") or [])
-        message = error.get("message") or reply.body[:500].decode("utf-8", "replace")
+        message = error.get("message") or reply.text[:500]
         answer = f"{reply.status} {self.code}" if self.code else str(reply.status)
         lines = [f"{method} {path} -> {answer}: {message}"]
         lines += [f"  {d.get('location')}: {d.get('message')}" for d in self.details]
