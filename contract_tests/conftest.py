@@ -12,6 +12,8 @@ Every option can also come from the environment (for CI secrets):
   --admin-token T         HUSKYVOICE_SANDBOX_ADMIN_TOKEN  for a sandbox started with --admin-token
   --seed N                HUSKYVOICE_CONTRACT_SEED   generation seed (default 20260615)
   --examples N            HUSKYVOICE_CONTRACT_EXAMPLES  generated cases per operation (default 50)
+  --scenarios PATH        HUSKYVOICE_SCENARIOS       scenario worlds to run instead of the bundled
+                                                     ones (repeatable / os.pathsep-separated)
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--examples", type=int,
                     default=int(_env("HUSKYVOICE_CONTRACT_EXAMPLES") or DEFAULT_EXAMPLES),
                     help=f"Generated cases per operation (default {DEFAULT_EXAMPLES}).")
+    group.addoption("--scenarios", action="append",
+                    default=[p for p in (_env("HUSKYVOICE_SCENARIOS") or "").split(os.pathsep) if p] or None,
+                    help="A scenario world to run instead of the bundled ones, e.g. one `huskyvoice-sandbox "
+                         "replay --scenario` wrote (repeatable).")
 
 
 def pytest_configure(config: pytest.Config) -> None:

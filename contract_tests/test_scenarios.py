@@ -10,10 +10,14 @@ from huskyvoice_contract_kit import scenarios
 from huskyvoice_contract_kit.coverage import Coverage
 from huskyvoice_contract_kit.target import Target
 
-FILES = scenarios.scenario_files()
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The bundled scenario worlds, or those --scenarios names."""
+    named = metafunc.config.getoption("--scenarios")
+    files = [Path(p) for p in named] if named else scenarios.scenario_files()
+    metafunc.parametrize("path", files, ids=[p.stem for p in files])
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_scenario_gets_the_documented_responses(path: Path, target: Target,
                                                 coverage: Coverage) -> None:
     if not target.is_sandbox:

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import replace
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 WRITE_KEY, READ_KEY, OTHER_KEY = "sk_faulty_write", "sk_faulty_read", "sk_faulty_other"
@@ -71,6 +75,41 @@ def world(today: date) -> dict[str, Any]:
                                "session": "Morning", "batch": "MA", "start_time": "09:00", "end_time": "12:00",
                                "max_slots": 5, "ai_slots": 5}],
          "appointments": []}]}
+
+
+# -- one served, behind nginx ------------------------------------------------------------------
+
+@dataclass
+class Served:
+    url: str  # through nginx: what the drift check sees
+    upstream: str  # the sandbox itself, control API included: what the test reads
+    proxy: Any
+
+    def control(self, path: str) -> Any:
+        with urllib.request.urlopen(self.upstream + "/_sandbox" + path, timeout=10) as response:
+            return json.load(response)["data"]
+
+    def writes(self) -> list[tuple[str, str]]:
+        """Every request that reached the deployment and was not a GET."""
+        return [(method, uri) for method, uri, _ in self.proxy.journal() if method != "GET"]
+
+
+@contextmanager
+def deployment(kind: str, world_file: Path, root: Path) -> Iterator[Served]:
+    from helpers import free_port, wait_for_port
+    from proxy import NginxProxy
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, kind, str(world_file), str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, process, "the deployment")
+        upstream = f"http://127.0.0.1:{port}"
+        with NginxProxy(upstream, root / "nginx") as proxy:
+            yield Served(proxy.url, upstream, proxy)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
 
 
 # -- rules broken in the domain -------------------------------------------------------------------

@@ -11,9 +11,6 @@ import subprocess
 import sys
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,12 +21,12 @@ from huskyvoice_sandbox.remote.plan import NO_SUCH
 from huskyvoice_sandbox.remote.rules import RULES
 
 import faulty_deployments as faulty
-from helpers import DOC_ID, OTHER_ORG_KEY, READ_KEY, WRITE_KEY, LiveServer, free_port, wait_for_port
+from faulty_deployments import Served, deployment
+from helpers import DOC_ID, OTHER_ORG_KEY, READ_KEY, WRITE_KEY, LiveServer
 
 pytestmark = pytest.mark.live
 
 CLI = [sys.executable, "-c", "from huskyvoice_sandbox.serve.cli import main; main()"]
-FAULTY = str(Path(__file__).with_name("faulty_deployments.py"))
 DAYS = 14  # two of each weekday: a window closed on one of its dates is still seen on the other
 
 # kind -> (rules reported read-only, rules reported with --allow-writes and the lent appointment)
@@ -60,43 +57,11 @@ CASES = [pytest.param(kind, writes, id=f"{'writes' if writes else 'read-only'}-{
          for writes in (False, True) for kind in sorted(EXPECTED) if writes or kind not in WRITES_ONLY]
 
 
-@dataclass
-class Served:
-    url: str  # through nginx: what the drift check sees
-    upstream: str  # the sandbox itself, control API included: what the test reads
-    proxy: Any
-
-    def control(self, path: str) -> Any:
-        with urllib.request.urlopen(self.upstream + "/_sandbox" + path, timeout=10) as response:
-            return json.load(response)["data"]
-
-    def writes(self) -> list[tuple[str, str]]:
-        """Every request that reached the deployment and was not a GET."""
-        return [(method, uri) for method, uri, _ in self.proxy.journal() if method != "GET"]
-
-
 @pytest.fixture(scope="module")
 def world_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("drift") / "world.json"
     path.write_text(json.dumps(faulty.world(datetime.now(UTC).date())))
     return path
-
-
-@contextmanager
-def deployment(kind: str, world_file: Path, root: Path) -> Iterator[Served]:
-    from proxy import NginxProxy
-
-    port = free_port()
-    process = subprocess.Popen([sys.executable, FAULTY, kind, str(world_file), str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_port(port, process, "the deployment")
-        upstream = f"http://127.0.0.1:{port}"
-        with NginxProxy(upstream, root / "nginx") as proxy:
-            yield Served(proxy.url, upstream, proxy)
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
 
 
 def check(url: str, writes: bool) -> Outcome:

@@ -330,6 +330,94 @@ def drift_command(base_url: str, api_key: str, read_only_key: str | None, other_
     sys.exit(1 if outcome.drifted else 0)
 
 
+@main.command("record")
+@click.option("--upstream", required=True, help="The deployment to forward to, e.g. https://staging.example.com.")
+@click.option("--api-key", envvar="HUSKYVOICE_API_KEY", required=True,
+              help="A key with appointments:read, for the mirror made first (GETs only; default: "
+                   "$HUSKYVOICE_API_KEY). Never written to the recording.")
+@_mirror_range
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default="recording.jsonl",
+              show_default=True, help="The recording to write (JSON Lines).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Where the proxy listens.")
+@click.option("--port", default=8090, show_default=True, type=click.IntRange(1, 65535), help="The proxy's port.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def record_command(upstream: str, api_key: str, start: Any, days: int, budget: int, output: Path, host: str,
+                   port: int, force: bool) -> None:
+    """Mirror a deployment (GETs only), then forward every request a client sends to
+    http://HOST:PORT to it, unchanged, through mitmproxy, recording each exchange (keys
+    replaced by labels) until Ctrl+C or SIGTERM. Exits 0 when stopped, 2 if it cannot run."""
+    from ..remote import record
+    from ..remote.mirror import MirrorError, Reader, mirror
+    from ..remote.wire import url_problem
+
+    problem = url_problem(upstream)
+    if problem:
+        click.echo(f"error: --upstream {upstream!r}: {problem}", err=True)
+        sys.exit(2)
+    if output.exists() and not force:
+        click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
+        sys.exit(2)
+    try:
+        record.mitmdump()
+    except record.RecordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    _exit_unless_the_api(upstream)
+    reader = Reader(upstream, api_key, budget, progress=lambda m: click.echo(f"  {m}", err=True))
+    try:
+        mirrored = mirror(reader, start.date() if start else None, days)
+        process = record.start(upstream, output, mirrored.document, reader.clock.now(), host, port)
+    except (MirrorError, record.RecordError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted (nothing was recorded)", err=True)
+        sys.exit(2)
+    click.echo(f"recording: point your client at http://{_url_host(host)}:{port} (forwarded to {upstream}); "
+               f"exchanges go to {output}. Ctrl+C to stop.", err=True)
+    record.wait(process, lambda why: click.echo(
+        f"stopped ({why}): {record.exchanges_in(output)} exchanges in {output}\n"
+        f"next: huskyvoice-sandbox replay {output}", err=True))
+
+
+@main.command("replay")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scenario", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the recording as a scenario world (YAML) that `contract --scenarios` and "
+                   "the pytest plugin's run_scenario() run.")
+def replay_command(recording: Path, scenario: Path | None) -> None:
+    """Serve the mirror saved with RECORDING, send its requests in order, and report every
+    answer that differs from the deployment's. Exits 0 without differences, 1 with, 2 if it
+    cannot run (a broken recording)."""
+    from ..domain.errors import InvalidWorld
+    from ..remote.recording import RecordingError, read
+    from ..remote.replay import replay
+    from ..remote.replay_report import console
+    from ..remote.scenario import scenario as as_scenario
+    from ..worlds.world import dump_yaml, load_world
+
+    try:
+        outcome = replay(read(recording))
+    except RecordingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except InvalidWorld as exc:
+        click.echo(f"error: {recording}:1: its mirror is not a valid world:\n{exc.report()}", err=True)
+        sys.exit(2)
+    click.echo(console(outcome), nl=False)
+    if scenario is not None:
+        if not outcome.rows:
+            click.echo("error: no exchanges to write as a scenario's steps", err=True)
+            sys.exit(2)
+        document = as_scenario(outcome)
+        load_world(document, str(scenario))  # what is written loads: a scenario that runs
+        scenario.write_text(dump_yaml(document), encoding="utf-8")
+        count = len(outcome.different)
+        differ = f"; {count} steps expect what the sandbox does not answer" if count else ""
+        click.echo(f"scenario: {scenario} ({len(outcome.rows)} steps{differ})")
+    sys.exit(1 if outcome.different else 0)
+
+
 @main.command("haproxy-config")
 def haproxy_config() -> None:
     """Print an HAProxy configuration that puts several `serve` processes behind one address,
@@ -372,11 +460,14 @@ def validate(paths: tuple[Path, ...]) -> None:
 @click.option("--admin-token", help="Admin token of a sandbox started with --admin-token.")
 @click.option("--seed", type=int, help="Seed of the generated cases.")
 @click.option("--examples", type=int, help="Generated cases per operation.")
+@click.option("--scenarios", "scenario", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A scenario world to run instead of the bundled ones, e.g. one `replay --scenario` "
+                   "wrote (repeatable).")
 @click.pass_context
 def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
              read_only_key: str | None, other_key: str | None, allow_writes: bool,
              appointment_id: tuple[str, ...], admin_token: str | None, seed: int | None,
-             examples: int | None) -> None:
+             examples: int | None, scenario: tuple[str, ...]) -> None:
     """Check a deployment (or the sandbox) against openapi.yaml with the packaged contract kit.
 
     Options can also come from HUSKYVOICE_* environment variables; anything else (e.g.
@@ -410,6 +501,8 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
         args.append("--allow-writes")
     for appointment in appointment_id:
         args += ["--appointment-id", appointment]
+    for path in scenario:
+        args += ["--scenarios", str(Path(path).resolve())]
     # pytest's own statuses: 0 passed, 1 a check failed; anything else (an interruption, an
     # internal or usage error, no check selected) means the kit could not run: 2.
     code = int(pytest.main(args + list(ctx.args)))

@@ -213,6 +213,37 @@ class SandboxHandle(OperationHelpers):
         kind = "application/json" if path.suffix.lower() == ".json" else "application/yaml"
         return self._control("PUT", "/world", data=path.read_bytes(), content_type=kind)
 
+    def run_scenario(self, source: str | PathLike[str]) -> list[Reply]:
+        """Load a scenario world (a file of fixtures/scenarios/, or one `huskyvoice-sandbox
+        replay --scenario` wrote; relative to the rootdir) and run its steps in order. Raises
+        AssertionError naming every step whose answer is not the one it expects (or breaks
+        openapi.yaml); returns the replies."""
+        from ..worlds.world import load_world_file
+        from .scenarios import mismatches
+
+        path = self._root / Path(source)
+        steps = (load_world_file(path).scenario or {"steps": []})["steps"]
+        self.load_world(path)
+        replies, problems = [], []
+        for number, step in enumerate(steps, 1):
+            request = step["request"]
+            headers = dict(request.get("headers") or {})
+            if request.get("key"):
+                headers["Authorization"] = f"Bearer {request['key']}"
+            data = request.get("raw_body")
+            if "body" in request:
+                data = json.dumps(request["body"])
+                headers.setdefault("Content-Type", "application/json")
+            reply = self.request(request["method"], request["path"], data=data, headers=headers)
+            replies.append(reply)
+            found = mismatches(step["expect"], reply, self._contract, request["method"], request["path"])
+            if found:
+                label = step.get("name") or f"{request['method']} {request['path']}"
+                problems.append(f"{path.name} step {number} ({label}): " + "; ".join(found))
+        if problems:
+            raise AssertionError("\n".join(problems))
+        return replies
+
     def freeze_clock(self, when: str | datetime) -> str:
         """Freeze the sandbox's clock at `when` (a UTC string or an aware datetime)."""
         return self._control("PUT", "/clock", {"now": utc_text(when)})["now"]
