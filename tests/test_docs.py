@@ -108,19 +108,13 @@ def test_the_first_shell_block_using_b_defines_it(page: Path) -> None:
     assert defined and defined[0] < used, f"{first.where}: $B is used before it is set (B=http://127.0.0.1:8080)"
 
 
-def operation_lists(page: Path) -> list[tuple[int, set[str]]]:
-    """Each place a page lists the spec's operationIds: (line, the names in the parentheses)."""
-    text = page.read_text(encoding="utf-8")
-    found = []
-    for match in re.finditer(r"(?:spec's operationIds|are the spec's operationIds) \(([^)]*)\)", text):
-        found.append((text[:match.start()].count("\n") + 1, set(re.findall(r"`(\w+)`", match.group(1)))))
-    return found
-
-
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_a_page_that_lists_the_operations_lists_every_one(page: Path, contract) -> None:
-    for line, names in operation_lists(page):
-        assert names == set(contract.operations), f"{page.name}:{line}: {sorted(set(contract.operations) ^ names)}"
+def test_no_page_keeps_its_own_list_of_the_operations(page: Path, contract) -> None:
+    """The spec lists the operations (and `GET /`, `/docs` show them); a page that names them
+    all is a second list, kept by hand, that the next operation would make wrong."""
+    text = page.read_text(encoding="utf-8")
+    named = [name for name in contract.operations if f"`{name}`" in text]
+    assert len(named) < len(contract.operations) - 2, f"{page.name} lists the operations: {named}"
 
 
 def test_every_block_that_is_not_run_says_why() -> None:

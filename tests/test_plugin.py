@@ -571,14 +571,14 @@ def test_every_operation_has_a_typed_helper_on_the_handle(huskyvoice, operation_
     assert " ".join((generated.__doc__ or "").split()).startswith(summary), generated.__doc__
 
 
-def test_the_docs_list_every_helper() -> None:
+def test_the_docs_name_the_rule_and_the_regenerate_command() -> None:
+    """The docs give the naming rule and examples, not a second list of the spec's operations."""
     documented = (Path(__file__).parents[1] / "docs" / "pytest-plugin.md").read_text(encoding="utf-8")
-    table = documented.split("| Operation | Helper |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
-    rows = {row.split("|")[1].strip(" `"): row.split("|")[2] for row in table}
-    assert sorted(rows) == sorted(SPEC.operations)
     assert COMMAND in documented
-    for operation_id, helper in rows.items():
-        assert f"`{helper_name(operation_id)}(" in helper, (operation_id, helper)
+    named = [name for name in SPEC.operations if f"`{name}`" in documented]
+    assert len(named) < len(SPEC.operations) // 2, f"a hand-kept list of operations: {named}"
+    for example in ("create_calendar_window(body)", "update_schedule_tracking(slot_id, body)", "list_services()"):
+        assert f"`{example}`" in documented
 
 
 def spec_path_example(op: Any, name: str) -> str:
