@@ -130,6 +130,17 @@ def control_contract() -> Contract:
     return Contract(control_spec_path())
 
 
+def control_media_types(method: str, path: str, status: int) -> set[str]:
+    """The media types the control API's spec documents for this answer."""
+    spec = control_contract()
+    op = spec.operation_for(method, path)
+    if op is None:
+        return set()
+    base = f"/paths/{op.path.replace('~', '~0').replace('/', '~1')}/{op.method.lower()}/responses"
+    documented = str(status) if str(status) in spec.resolve(base) else "default"
+    return set(spec.resolve(spec.deref_pointer(f"{base}/{documented}")).get("content", {}))
+
+
 class ContractViolation(AssertionError):
     pass
 
@@ -146,7 +157,10 @@ def check_response(contract: Contract, method: str, path: str, status: int,
         assert body_bytes == b"", "HEAD must not have a body"
         return
     content_type = headers.get("Content-Type", "")
-    if path.startswith("/_sandbox/") and status < 400 and "yaml" in content_type:
+    if path.startswith("/_sandbox/") and status < 400 and not content_type.startswith("application/json"):
+        documented = control_media_types(method, path, status)  # YAML, the inspector's page and assets
+        assert content_type.split(";")[0].strip() in documented, \
+            f"{method} {path} -> {status} answered {content_type!r}; the control spec has {sorted(documented)}"
         return
     assert content_type.startswith("application/json"), \
         f"{method} {path} -> {status} answered {content_type!r}, not JSON"

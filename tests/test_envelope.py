@@ -248,7 +248,8 @@ def test_the_root_points_to_the_docs_the_specs_and_health(client, contract) -> N
     assert {k: v for k, v in body["data"].items() if k not in ("name", "version", "operations")} == {
         "docs": "http://127.0.0.1:8123/docs", "openapi": "http://127.0.0.1:8123/openapi.yaml",
         "control_api": "http://127.0.0.1:8123/_sandbox/openapi.yaml",
-        "health": "http://127.0.0.1:8123/_sandbox/health"}
+        "health": "http://127.0.0.1:8123/_sandbox/health",
+        "inspector": "http://127.0.0.1:8123/_sandbox/inspector"}
     assert body["data"]["operations"] == [
         {"operation": op.operation_id, "method": op.method, "path": op.path} for op in contract.operations.values()]
 

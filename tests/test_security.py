@@ -150,6 +150,9 @@ CONTROL_ROUTES = [
                  b' "appointment_type": "f47ac10b-58cc-4372-a567-0e02b2c3d479", "branch_id": "branch_uuid_here",'
                  b' "date": "2026-06-22", "session": "Morning", "batch": "MA", "patient_name": "Eve",'
                  b' "parent_phone": "+919800000099"}]}', "application/json", mutates=True),
+    ControlRoute("GET", "/_sandbox/inspector"),
+    ControlRoute("GET", "/_sandbox/inspector/assets/inspector.js", rule="/_sandbox/inspector/assets/<filename>"),
+    ControlRoute("GET", "/_sandbox/inspector/calendar"),
     ControlRoute("GET", "/_sandbox/webhooks"),
     ControlRoute("POST", "/_sandbox/webhooks", b'{"url": "http://127.0.0.1:9/hooks", "secret": "whsec_intruder"}',
                  "application/json", mutates=True),
@@ -225,43 +228,68 @@ def test_the_routes_here_are_every_control_route_and_method(app) -> None:
     assert served == {(route.method, route.rule or route.path) for route in CONTROL_ROUTES}
 
 
-@pytest.mark.parametrize("address", NON_LOOPBACK_ADDRESSES)
-@pytest.mark.parametrize("route", CONTROL_ROUTES, ids=str)
-def test_non_loopback_client_is_refused_and_changes_nothing(make_client, route: ControlRoute,
-                                                            address: str) -> None:
-    client = make_client()
-    move_away_from_the_seed(client)
-    before = snapshot(client)
-    response = client.open(route.path, environ_base={"REMOTE_ADDR": address}, **route.flask())
-    assert_refused(response.status_code, response.get_data(as_text=True))
-    assert snapshot(client) == before
+SPOOFED = {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1", "Forwarded": "for=127.0.0.1",
+           "X-Forwarded-Host": "localhost", "Host": "localhost"}
+Case = tuple[ControlRoute, str, dict[str, str]]  # the route, REMOTE_ADDR, the headers added
 
 
-@pytest.mark.parametrize("address", LOOPBACK_ADDRESSES)
-@pytest.mark.parametrize("route", CONTROL_ROUTES, ids=str)
-def test_the_same_request_from_loopback_is_served_and_takes_effect(
-        make_client, route: ControlRoute, address: str) -> None:
+def failures_of(make_client: Callable[..., Any], cases: list[Case], *, served: bool) -> list[str]:
+    """Send each case from the same state (a new app, moved away from the seed), and say what
+    went wrong with each, naming it: refused (`served` False) with a 403 that reveals nothing
+    and the state unchanged, or served (True) with a 2xx that changes the state exactly when
+    the route mutates.
+
+    One app takes case after case for as long as the state stays as it was, which the snapshot
+    after each case shows; a case that changed it (a served mutation, or a refusal that failed)
+    is followed by a new app. So every case starts where it would with an app of its own, and
+    the hundreds of cases cost hundreds of requests rather than hundreds of apps."""
+    failures: list[str] = []
+    client: Any = None
+    before: dict[str, Any] = {}
+    for route, address, headers in cases:
+        if client is None:
+            client = make_client()
+            move_away_from_the_seed(client)
+            before = snapshot(client)
+        case = f"{route} from REMOTE_ADDR={address!r}" + (" with forwarding headers" if headers else "")
+        try:
+            response = client.open(route.path, environ_base={"REMOTE_ADDR": address}, headers=headers,
+                                   **route.flask())
+            text = response.get_data(as_text=True)
+            if served:
+                assert response.status_code in (200, 201), text
+            else:
+                assert_refused(response.status_code, text)
+        except AssertionError as failed:  # the contract-checking client's ContractViolation too
+            failures.append(f"{case}: {failed}")
+        changed = snapshot(client) != before
+        if changed != (served and route.mutates):
+            failures.append(f"{case}: the state {'changed' if changed else 'did not change'}")
+        if changed:
+            client = None
+    return failures
+
+
+def test_non_loopback_client_is_refused_and_changes_nothing(make_client) -> None:
+    """Every control route and method from every non-loopback address (one test of them all:
+    see failures_of)."""
+    cases = [(route, address, {}) for address in NON_LOOPBACK_ADDRESSES for route in CONTROL_ROUTES]
+    assert len(cases) == len(NON_LOOPBACK_ADDRESSES) * len(CONTROL_ROUTES)
+    failures = failures_of(make_client, cases, served=False)
+    assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
+
+
+def test_the_same_request_from_loopback_is_served_and_takes_effect(make_client) -> None:
     """What makes the refusals above meaningful: each mutating request does change the state."""
-    client = make_client()
-    move_away_from_the_seed(client)
-    before = snapshot(client)
-    response = client.open(route.path, environ_base={"REMOTE_ADDR": address}, **route.flask())
-    assert response.status_code in (200, 201), response.get_data(as_text=True)
-    assert (snapshot(client) != before) == route.mutates
+    cases = [(route, address, {}) for address in LOOPBACK_ADDRESSES for route in CONTROL_ROUTES]
+    failures = failures_of(make_client, cases, served=True)
+    assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize("route", [r for r in CONTROL_ROUTES if r.mutates], ids=str)
-def test_forwarding_headers_do_not_make_a_remote_client_local(make_client,
-                                                              route: ControlRoute) -> None:
-    client = make_client()
-    move_away_from_the_seed(client)
-    before = snapshot(client)
-    spoofed = {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1",
-               "Forwarded": "for=127.0.0.1", "X-Forwarded-Host": "localhost", "Host": "localhost"}
-    response = client.open(route.path, environ_base={"REMOTE_ADDR": "203.0.113.9"},
-                           headers=spoofed, **route.flask())
-    assert_refused(response.status_code, response.get_data(as_text=True))
-    assert snapshot(client) == before
+def test_forwarding_headers_do_not_make_a_remote_client_local(make_client) -> None:
+    cases = [(route, "203.0.113.9", SPOOFED) for route in CONTROL_ROUTES if route.mutates]
+    failures = failures_of(make_client, cases, served=False)
+    assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
 
 
 # -- the same over real sockets: a server bound to a non-loopback address of this machine -----

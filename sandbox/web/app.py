@@ -20,7 +20,7 @@ from ..session.journal import DEFAULT_SIZE, error_code
 from ..session.sessions import DEFAULT_MAX_SESSIONS, Sessions
 from ..spec.contract import Contract
 from ..worlds.world import World, load_world, load_world_file
-from . import control, docs, slices  # noqa: F401 - the webhooks slice adds its routes to the control API
+from . import control, docs, inspector, slices  # noqa: F401 - slices and the inspector add routes to the control API
 from .access import ControlAccess, parse_networks
 from .api import Api, date_header, log_access
 from .http import (
@@ -83,6 +83,7 @@ def create_app(
     app.wsgi_app = SendGuard(api)  # type: ignore[method-assign]
     app.register_blueprint(control.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(inspector.bp)
     app.add_url_rule("/", "index", _index)
     app.add_url_rule("/openapi.yaml", "spec_yaml", _spec_yaml)
     app.add_url_rule("/openapi.json", "spec_json", _spec_json)
@@ -128,6 +129,7 @@ def _index() -> Response:
         "name": "huskyvoice-sandbox", "version": __version__,
         "docs": f"{base}/docs", "openapi": f"{base}/openapi.yaml",
         "control_api": f"{base}/_sandbox/openapi.yaml", "health": f"{base}/_sandbox/health",
+        "inspector": f"{base}/_sandbox/inspector",
         "operations": operations}})
 
 

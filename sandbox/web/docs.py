@@ -32,6 +32,9 @@ _SCRIPT = """
 fetch("openapi.json").then(function (r) { return r.json(); }).then(function (spec) {
   var here = {url: window.location.origin, description: "this sandbox"};
   spec.servers = [here].concat((spec.servers || []).filter(function (s) { return s.url !== here.url; }));
+  spec.info.description = "**[The inspector](_sandbox/inspector)**: this sandbox's sessions, requests, world, " +
+    "forced responses and webhook deliveries, live (for the clients the control API serves).\\n\\n" +
+    (spec.info.description || "");
   window.ui = SwaggerUIBundle({spec: spec, dom_id: "#swagger-ui", validatorUrl: null, deepLinking: true});
 }).catch(function (e) {
   document.getElementById("swagger-ui").textContent = "Could not load openapi.json: " + e;
