@@ -42,10 +42,13 @@ def mitmdump() -> None:
         pytest.skip("mitmdump (mitmproxy) is not installed")
 
 
+TODAY = datetime.now(UTC).date()  # the world's dates count from it, and so do the session's
+
+
 @pytest.fixture(scope="module")
 def world_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("record") / "world.json"
-    path.write_text(json.dumps(faulty.world(datetime.now(UTC).date())))
+    path.write_text(json.dumps(faulty.world(TODAY)))
     return path
 
 
@@ -74,7 +77,7 @@ def at(day: date, hour: int, minute: int = 0) -> str:
 
 def session(base: str) -> list[str]:
     """An integrator's booking flow, with the refusals it meets; the steps' names."""
-    today = datetime.now(KOLKATA).date()
+    today = TODAY  # not India's today: after 18:30 UTC that is the world's tomorrow
     write = {"Authorization": f"Bearer {faulty.WRITE_KEY}"}
     names: list[str] = []
 
