@@ -20,7 +20,16 @@ from huskyvoice_sandbox.session.forcing import ConnectionDropped, ForcedResponse
 from huskyvoice_sandbox.spec.contract import Contract
 from huskyvoice_sandbox.web.pipeline import flask_rule
 
-from helpers import DOC_ID, OTHER_ORG_KEY, REMOTE, WRITE_KEY, appointment_in, error_of
+from helpers import (
+    DOC_ID,
+    OTHER_ORG_KEY,
+    REMOTE,
+    WRITE_KEY,
+    appointment_in,
+    check_response,
+    error_of,
+    sample_request,
+)
 from wire import exchange_raw
 
 CONTRACT = Contract()  # module level: the parametrization below is read from the spec
@@ -85,14 +94,6 @@ def header_refused(client: FlaskClient, value: str, method: str = "GET") -> list
     return details(error_of(response, 400, "VALIDATION_ERROR"))
 
 
-def call(client: FlaskClient, operation: str, appointment_id: str = DOC_ID, **kwargs: Any) -> Any:
-    """One request to `operation`, by the spec's method and path."""
-    op = CONTRACT.operations[operation]
-    if op.body_pointer:
-        kwargs.setdefault("json", {"notes": "from the test"})
-    return client.open(op.path.replace("{appointment_id}", appointment_id), method=op.method, **kwargs)
-
-
 def documented(operation: str) -> str:
     return ", ".join(map(str, CONTRACT.responses[operation]))
 
@@ -105,19 +106,52 @@ def mark(**changes: Any) -> dict[str, Any]:
 
 # -- 1. every documented response can be forced -------------------------------------------------
 
-@pytest.mark.parametrize(("operation", "status"), DOCUMENTED, ids=[f"{o}-{s}" for o, s in DOCUMENTED])
-def test_every_documented_response_can_be_forced(client, operation: str, status: int) -> None:
-    response_doc = CONTRACT.responses[operation][status]
-    first = next(iter(response_doc.examples))
-    rule = force(client, operation=operation, status=status)
-    assert rule == {"id": "force_1", "operation": operation, "appointment_id": None, "remaining": 1,
+@pytest.mark.live
+def test_every_documented_response_can_be_forced(live_server, contract) -> None:
+    """Every (operation, status) of the spec, forced on a served sandbox both ways: by a rule of
+    the control API (its view, then the answer to a request without a key, which uses it up)
+    and by the X-Sandbox-Force header (on a request with a valid key). Each answer is the
+    status, the first example's body and the documented headers, valid for the operation over
+    real HTTP (check_response).
+
+    One test of all the pairs on one server, each pair in a session of its own (so each rule is
+    its session's force_1, and nothing is left from the pair before), every failure collected
+    with its pair: the pairs were once a test each, in process here and again served by the
+    header in test_own_answers.py, two tests of the same forcing, a server and an app apiece."""
+    server = live_server("--quiet")
+    failures: list[str] = []
+    with requests.Session() as http:
+
+        def exchange(method: str, path: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+            response = http.request(method, server.url + path, data=body or None, timeout=10,
+                                    headers={"Content-Type": "application/json", **headers})
+            check_response(contract, method, path.split("?")[0], response.status_code, response.headers,
+                           response.content)
+            return response
+
+        for number, (operation, status) in enumerate(DOCUMENTED):
+            pair, session = f"{operation} {status}", {SESSION: f"pair-{number}"}
+            response_doc = CONTRACT.responses[operation][status]
+            first = next(iter(response_doc.examples))
+            required = {h.name: str(h.example) for h in response_doc.headers.values() if h.required}
+            method, path, body = sample_request(contract, operation)
+            try:
+                added = exchange("POST", FORCED, json.dumps({"operation": operation, "status": status}).encode(),
+                                 session)
+                assert added.status_code == 201, added.text
+                assert added.json()["data"] == {
+                    "id": "force_1", "operation": operation, "appointment_id": None, "remaining": 1,
                     "status": status, "example": first, "delay_ms": 0, "drop": False}
-    response = call(client, operation)  # no key: a forced answer needs none
-    assert response.status_code == status
-    assert response.get_json() == response_doc.examples[first]
-    required = {h.name: str(h.example) for h in response_doc.headers.values() if h.required}
-    assert {name: response.headers.get(name) for name in required} == required
-    assert pending(client) == []
+                by_rule = exchange(method, path, body, session)  # no key: a forced answer needs none
+                by_header = exchange(method, path, body, {**session, **WRITE, FORCE: f"status={status}"})
+                for how, response in (("rule", by_rule), ("header", by_header)):
+                    assert response.status_code == status, f"by {how}: {response.text[:300]}"
+                    assert response.json() == response_doc.examples[first], f"by {how}: {response.text[:300]}"
+                    assert {name: response.headers.get(name) for name in required} == required, f"by {how}"
+                assert exchange("GET", FORCED, b"", session).json()["data"] == []
+            except AssertionError as failed:  # check_response's ContractViolation too
+                failures.append(f"{pair}: {failed}")
+    assert not failures, f"{len(failures)} of {len(DOCUMENTED)} pairs failed:\n" + "\n".join(failures)
 
 
 def test_the_spec_examples_headers_are_what_forced_answers_send(client) -> None:

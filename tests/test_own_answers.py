@@ -160,20 +160,8 @@ def test_a_body_over_the_limit_gets_one_message_whoever_refuses_it(contract) -> 
     assert '"PUT /_sandbox/world" 413 PAYLOAD_TOO_LARGE' in log
 
 
-def documented_statuses() -> list[Any]:
-    contract = Contract()
-    return [pytest.param(op.operation_id, status, id=f"{op.operation_id}-{status}")
-            for op in contract.operations.values() for status in contract.responses[op.operation_id]]
-
-
-@pytest.mark.parametrize("operation_id, status", documented_statuses())
-def test_every_documented_status_can_be_forced_and_is_valid_served(server, contract, operation_id,
-                                                                     status) -> None:
-    method, path, body = sample_request(contract, operation_id)
-    headers = {**AUTH_JSON, "X-Sandbox-Force": f"status={status}"}
-    reply = send(server, method, path, headers, body)
-    assert reply.status == status, reply.body[:300]
-    check_response(contract, method, path.split("?")[0], reply.status, reply.headers, reply.body)
+# Every documented status forced on the served sandbox, by the X-Sandbox-Force header and by a
+# rule, and valid for its operation: tests/test_forced.py, test_every_documented_response_can_be_forced.
 
 
 class _BrokenStore:

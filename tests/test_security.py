@@ -261,7 +261,7 @@ def failures_of(make_client: Callable[..., Any], cases: list[Case], *, served: b
             else:
                 assert_refused(response.status_code, text)
         except AssertionError as failed:  # the contract-checking client's ContractViolation too
-            failures.append(f"{case}: {failed}")
+            failures.append(f"{case}: {str(failed)[:500]}")
         changed = snapshot(client) != before
         if changed != (served and route.mutates):
             failures.append(f"{case}: the state {'changed' if changed else 'did not change'}")
