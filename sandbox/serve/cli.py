@@ -233,17 +233,9 @@ def mirror_command(base_url: str, api_key: str, start: Any, days: int, budget: i
     Exits 0 when written, 2 if it cannot run (no answer, not the API, an error answer)."""
     from ..domain.errors import InvalidWorld
     from ..remote.mirror import MirrorError, Reader, mirror
-    from ..remote.wire import url_problem
     from ..worlds.world import dump_yaml, load_world
 
-    problem = url_problem(base_url)
-    if problem:
-        click.echo(f"error: --base-url {base_url!r}: {problem}", err=True)
-        sys.exit(2)
-    if output.exists() and not force:
-        click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
-        sys.exit(2)
-    _exit_unless_the_api(base_url)
+    _exit_unless_writable_and_the_api("--base-url", base_url, output, force)
     reader = Reader(base_url, api_key, budget, progress=lambda m: click.echo(f"  {m}", err=True))
     try:
         mirrored = mirror(reader, start.date() if start else None, days)
@@ -348,21 +340,13 @@ def record_command(upstream: str, api_key: str, start: Any, days: int, budget: i
     replaced by labels) until Ctrl+C or SIGTERM. Exits 0 when stopped, 2 if it cannot run."""
     from ..remote import record
     from ..remote.mirror import MirrorError, Reader, mirror
-    from ..remote.wire import url_problem
 
-    problem = url_problem(upstream)
-    if problem:
-        click.echo(f"error: --upstream {upstream!r}: {problem}", err=True)
-        sys.exit(2)
-    if output.exists() and not force:
-        click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
-        sys.exit(2)
     try:
         record.mitmdump()
     except record.RecordError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    _exit_unless_the_api(upstream)
+    _exit_unless_writable_and_the_api("--upstream", upstream, output, force)
     reader = Reader(upstream, api_key, budget, progress=lambda m: click.echo(f"  {m}", err=True))
     try:
         mirrored = mirror(reader, start.date() if start else None, days)
@@ -507,6 +491,20 @@ def contract(ctx: click.Context, base_url: str | None, api_key: str | None,
     # internal or usage error, no check selected) means the kit could not run: 2.
     code = int(pytest.main(args + list(ctx.args)))
     sys.exit(code if code in (0, 1) else 2)
+
+
+def _exit_unless_writable_and_the_api(option: str, url: str, output: Path, force: bool) -> None:
+    """`mirror` and `record`: a well-formed address, an output file they may write, then the API there."""
+    from ..remote.wire import url_problem
+
+    problem = url_problem(url)
+    if problem:
+        click.echo(f"error: {option} {url!r}: {problem}", err=True)
+        sys.exit(2)
+    if output.exists() and not force:
+        click.echo(f"error: {output} exists; choose another path, or --force to overwrite it", err=True)
+        sys.exit(2)
+    _exit_unless_the_api(url)
 
 
 def _exit_unless_the_api(base_url: str, admin_token: str | None = None) -> None:
