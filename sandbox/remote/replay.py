@@ -26,12 +26,10 @@ from typing import Any
 
 from ..domain.clock import parse_utc
 from ..spec.contract import Contract
-from ..web.app import create_app
-from ..web.http import EXTENSION
-from ..worlds.world import load_world
 from .compare import ID_FIELDS, differences, summary
 from .recording import Exchange, Recording
 from .reply import Reply
+from .wire import Mirrored
 
 UNKNOWN_KEY = "sk_replay_unknown_{label}"
 KEY = "sk_replay_{label}"
@@ -80,27 +78,58 @@ class Outcome:
 
 
 def replay(recording: Recording, contract: Contract | None = None) -> Outcome:
-    probe = create_app(load_world(recording.mirror, "<mirror>"), contract=contract)
-    contract = probe.extensions[EXTENSION].contract
-    adapter = probe.url_map.bind("sandbox")
-    operations = [_operation(adapter, exchange) for exchange in recording.exchanges]
+    contract = contract or Contract()
+    operations = [_operation(contract, exchange) for exchange in recording.exchanges]
     others, services = _other_organization(recording.exchanges, recording.mirror)
     outcome = Outcome(recording, keys=_keys(recording.exchanges, operations, contract),
                       others=others, other_services=services,
                       rate_limit=60 if any(e.answer.status == 429 for e in recording.exchanges) else None)
-    sandbox = _Sandbox(world(recording.mirror, outcome), contract)
+    moments = _moments(recording.exchanges)
+    sandbox = Mirrored(world(recording.mirror, outcome), outcome.rate_limit, contract,
+                       now=moments[0] if moments else None)
     written = frozenset(_written(recording.exchanges))
     stamps = _Stamps()
-    for exchange, operation in zip(recording.exchanges, operations, strict=True):
-        sandbox.at(exchange)
+    for exchange, operation, moment in zip(recording.exchanges, operations, moments, strict=True):
+        sandbox.at(moment)
         sent = _sent(exchange, outcome)
-        ours = sandbox.send(exchange.method, sent)
+        response = sandbox.client.open(sent.path, method=exchange.method, data=sent.body, headers=sent.headers)
+        ours = Reply.of(response.status_code, response.headers.items(), response.get_data())
         _pair_created(exchange, ours, outcome.created)
         mine = _as_recorded(ours, outcome.created)
         found = differences(exchange.answer, mine, written=written)
         found += stamps.moves(exchange.answer, mine, written) if not found else []
         outcome.rows.append(Row(exchange, operation, sent, ours, tuple(found)))
     return outcome
+
+
+def _moments(exchanges: tuple[Exchange, ...]) -> list[datetime]:
+    """The deployment's moment of each exchange: its answer's Date (the recorded time without
+    one), moved on by at least the time the recording saw pass since the last request (the
+    header has whole seconds)."""
+    moments: list[datetime] = []
+    latest = last = None
+    for exchange in exchanges:
+        recorded = parse_utc(exchange.time)
+        moment = exchange.answer.said_time or recorded
+        if latest is not None and last is not None:
+            moment = max(moment, latest + (recorded - last))
+        latest = moment if latest is None else max(latest, moment)
+        last = recorded
+        moments.append(moment)
+    return moments
+
+
+def _sent(exchange: Exchange, outcome: Outcome) -> Sent:
+    """The recorded request as the sandbox must get it: its ids where the client used the
+    deployment's created ones, its key where the recording has a label."""
+    path, body = exchange.path, exchange.body
+    for theirs, mine in outcome.created.items():
+        path = path.replace(theirs, mine)
+        body = body.replace(theirs.encode(), mine.encode()) if body else body
+    headers = {name: value for name, value in exchange.headers.items() if name.lower() != "x-sandbox-session"}
+    if exchange.authorization is not None:
+        headers["Authorization"] = _authorization(exchange, outcome.keys)
+    return Sent(path, body, headers)
 
 
 class _Stamps:
@@ -143,25 +172,10 @@ def _appointments(body: Any) -> list[dict[str, Any]]:
             and "updated_at" in item]
 
 
-def _sent(exchange: Exchange, outcome: Outcome) -> Sent:
-    """The recorded request as the sandbox must get it: its ids where the client used the
-    deployment's created ones, its key where the recording has a label."""
-    path, body = exchange.path, exchange.body
-    for theirs, mine in outcome.created.items():
-        path = path.replace(theirs, mine)
-        body = body.replace(theirs.encode(), mine.encode()) if body else body
-    headers = {name: value for name, value in exchange.headers.items() if name.lower() != "x-sandbox-session"}
-    if exchange.authorization is not None:
-        headers["Authorization"] = _authorization(exchange, outcome.keys)
-    return Sent(path, body, headers)
-
-
-def _operation(adapter: Any, exchange: Exchange) -> str | None:
-    try:
-        endpoint, _ = adapter.match(exchange.path.split("?", 1)[0], exchange.method)
-    except Exception:  # no such route or method: the sandbox answers it as the deployment should
-        return None
-    return str(endpoint).removeprefix("api.") if str(endpoint).startswith("api.") else None
+def _operation(contract: Contract, exchange: Exchange) -> str | None:
+    """The operation the request was for, as the sandbox routes it (None: no operation's)."""
+    op = contract.operation_for(exchange.method, exchange.path.split("?", 1)[0])
+    return op.operation_id if op else None
 
 
 def _keys(exchanges: tuple[Exchange, ...], operations: list[str | None],
@@ -260,32 +274,6 @@ def _as_recorded(reply: Reply, created: dict[str, str]) -> Reply:
     for mine, theirs in back.items():
         text = text.replace(f'"{mine}"', f'"{theirs}"')
     return Reply(reply.status, reply.headers, text.encode("utf-8"))
-
-
-class _Sandbox:
-    """The mirror served in process, its clock following the recording."""
-
-    def __init__(self, world: dict[str, Any], contract: Contract) -> None:
-        app = create_app(load_world(world, "<replay>"), contract=contract)
-        self.state = app.extensions[EXTENSION].sessions.default
-        self.client = app.test_client()
-        self.now: datetime | None = None
-        self.last: datetime | None = None  # the recorded time of the last request
-
-    def at(self, exchange: Exchange) -> None:
-        """The clock to the deployment's moment of `exchange`."""
-        recorded = parse_utc(exchange.time)
-        moment = exchange.answer.said_time or recorded
-        if self.now is not None and self.last is not None:
-            moment = max(moment, self.now + (recorded - self.last))
-        self.last = recorded
-        if self.now is None or moment > self.now:
-            self.now = moment
-            self.state.clock.freeze(moment)
-
-    def send(self, method: str, sent: Sent) -> Reply:
-        response = self.client.open(sent.path, method=method, data=sent.body, headers=sent.headers)
-        return Reply.of(response.status_code, response.headers.items(), response.get_data())
 
 
 def _authorization(exchange: Exchange, keys: dict[str, list[str] | None]) -> str:
